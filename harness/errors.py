@@ -1,0 +1,86 @@
+"""The error tree of the harness.
+
+Every error the harness raises on purpose derives from :class:`HarnessError`. A ``HarnessError``
+means the harness could not do its job (a scenario *errored*, exit code 2), as opposed to the
+system under test misbehaving (a scenario *failed*, exit code 1)::
+
+    HarnessError
+    └── ProvisionError                 a service could not be started or stopped
+        ├── MissingBinary              a program is not installed
+        ├── PortInUse                  a port the harness needs is taken
+        ├── ProcessExited              a service died while starting or running
+        └── ServiceNeverReady          a service did not pass its readiness check in time
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HarnessError",
+    "MissingBinary",
+    "PortInUse",
+    "ProcessExited",
+    "ProvisionError",
+    "ServiceNeverReady",
+]
+
+
+class HarnessError(Exception):
+    """Base of every error that the harness raises on purpose."""
+
+
+class ProvisionError(HarnessError):
+    """A service of the system under test could not be started or stopped."""
+
+
+class MissingBinary(ProvisionError):
+    """``name`` is not installed where the harness looked.
+
+    Attributes:
+        name: the program, e.g. ``redis-server``.
+        searched: the places looked in, in order.
+        install_hint: the command or step that installs it.
+    """
+
+    def __init__(self, name: str, searched: tuple[str, ...], install_hint: str) -> None:
+        self.name = name
+        self.searched = searched
+        self.install_hint = install_hint
+        super().__init__(
+            f"{name} is not installed (looked in: {', '.join(searched)}); {install_hint}"
+        )
+
+
+class PortInUse(ProvisionError):
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        super().__init__(
+            f"port {port} on {host} is already in use; stop what listens there or choose "
+            "another port"
+        )
+
+
+class ProcessExited(ProvisionError):
+    """A service's process ended while it should be running."""
+
+    def __init__(self, name: str, returncode: int, log_tail: str) -> None:
+        self.name = name
+        self.returncode = returncode
+        self.log_tail = log_tail
+        super().__init__(
+            f"service {name!r} exited with code {returncode}; last lines of its log:\n{log_tail}"
+        )
+
+
+class ServiceNeverReady(ProvisionError):
+    """A service did not pass its readiness check within ``timeout_s``."""
+
+    def __init__(self, name: str, timeout_s: float, check: str, log_tail: str) -> None:
+        self.name = name
+        self.timeout_s = timeout_s
+        self.check = check
+        self.log_tail = log_tail
+        super().__init__(
+            f"service {name!r} was not ready after {timeout_s:g} s ({check}); "
+            f"last lines of its log:\n{log_tail}"
+        )

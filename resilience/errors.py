@@ -1,0 +1,201 @@
+"""The error tree of the ``resilience`` package.
+
+Every error raised on purpose by ``resilience`` derives from :class:`ResilienceError`, so a caller
+can catch the whole family at one boundary. Errors carry the offending values as attributes, and
+their messages name the bad value and what to do about it::
+
+    ResilienceError
+    ├── ConfigurationError            a setting is missing or out of range
+    └── ShopError                     the reference shop service refused an operation
+        ├── NotFoundError             an entity does not exist          (HTTP 404)
+        │   ├── UnknownProduct
+        │   └── UnknownOrder
+        ├── ConflictError             the operation clashes with state  (HTTP 409)
+        │   ├── IllegalTransition     the order state machine forbids the event
+        │   ├── InsufficientStock
+        │   ├── IdempotencyConflict   a key was reused with another request body
+        │   ├── OrderLocked           the order's status forbids this change
+        │   └── InvalidRefund         amount exceeds what is refundable
+        └── DuplicateSku              a product with that SKU exists    (HTTP 409)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "ConflictError",
+    "DuplicateSku",
+    "IdempotencyConflict",
+    "IllegalTransition",
+    "InsufficientStock",
+    "InvalidRefund",
+    "NotFoundError",
+    "OrderLocked",
+    "ResilienceError",
+    "ShopError",
+    "UnknownOrder",
+    "UnknownProduct",
+]
+
+
+class ResilienceError(Exception):
+    """Base of every error that ``resilience`` raises on purpose."""
+
+
+class ConfigurationError(ResilienceError):
+    """A setting is missing or invalid."""
+
+
+class ShopError(ResilienceError):
+    """The reference shop service refused an operation.
+
+    ``code`` is a stable machine-readable identifier, used as ``error.code`` in JSON answers.
+    """
+
+    code = "shop_error"
+    http_status = 400
+
+    def details(self) -> dict[str, object]:
+        """The data this error carries, for JSON answers and logs."""
+        return {}
+
+
+class NotFoundError(ShopError):
+    code = "not_found"
+    http_status = 404
+
+
+class UnknownProduct(NotFoundError):
+    code = "unknown_product"
+
+    def __init__(self, product_id: int) -> None:
+        self.product_id = product_id
+        super().__init__(f"product {product_id} does not exist; list products with GET /products")
+
+    def details(self) -> dict[str, object]:
+        return {"product_id": self.product_id}
+
+
+class UnknownOrder(NotFoundError):
+    code = "unknown_order"
+
+    def __init__(self, order_id: int) -> None:
+        self.order_id = order_id
+        super().__init__(f"order {order_id} does not exist")
+
+    def details(self) -> dict[str, object]:
+        return {"order_id": self.order_id}
+
+
+class ConflictError(ShopError):
+    code = "conflict"
+    http_status = 409
+
+
+class IllegalTransition(ConflictError):
+    """The order state machine has no transition for ``event`` from ``status``."""
+
+    code = "illegal_transition"
+
+    def __init__(self, status: str, event: str, allowed: tuple[str, ...]) -> None:
+        self.status = status
+        self.event = event
+        self.allowed = allowed
+        hint = ", ".join(allowed) if allowed else "none (the order is final)"
+        super().__init__(
+            f"an order in status {status!r} cannot take event {event!r}; "
+            f"events allowed from {status!r}: {hint}"
+        )
+
+    def details(self) -> dict[str, object]:
+        return {"status": self.status, "event": self.event, "allowed": list(self.allowed)}
+
+
+class InsufficientStock(ConflictError):
+    code = "insufficient_stock"
+
+    def __init__(self, product_id: int, requested: int, available: int) -> None:
+        self.product_id = product_id
+        self.requested = requested
+        self.available = available
+        super().__init__(
+            f"product {product_id} has {available} in stock, {requested} requested; "
+            "lower the quantity or adjust stock"
+        )
+
+    def details(self) -> dict[str, object]:
+        return {
+            "product_id": self.product_id,
+            "requested": self.requested,
+            "available": self.available,
+        }
+
+
+class IdempotencyConflict(ConflictError):
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for a different request body; "
+            "send a new key for a new order"
+        )
+
+    def details(self) -> dict[str, object]:
+        return {"idempotency_key": self.key}
+
+
+class OrderLocked(ConflictError):
+    code = "order_locked"
+
+    def __init__(
+        self, order_id: int, status: str, action: str, allowed_in: tuple[str, ...]
+    ) -> None:
+        self.order_id = order_id
+        self.status = status
+        self.action = action
+        self.allowed_in = allowed_in
+        super().__init__(
+            f"order {order_id} is {status}; {action} is allowed only while "
+            f"{' or '.join(allowed_in)}"
+        )
+
+    def details(self) -> dict[str, object]:
+        return {
+            "order_id": self.order_id,
+            "status": self.status,
+            "action": self.action,
+            "allowed_in": list(self.allowed_in),
+        }
+
+
+class InvalidRefund(ConflictError):
+    code = "invalid_refund"
+
+    def __init__(self, order_id: int, amount_cents: int, refundable_cents: int) -> None:
+        self.order_id = order_id
+        self.amount_cents = amount_cents
+        self.refundable_cents = refundable_cents
+        super().__init__(
+            f"refund of {amount_cents} cents on order {order_id} exceeds the "
+            f"{refundable_cents} cents still refundable"
+        )
+
+    def details(self) -> dict[str, object]:
+        return {
+            "order_id": self.order_id,
+            "amount_cents": self.amount_cents,
+            "refundable_cents": self.refundable_cents,
+        }
+
+
+class DuplicateSku(ShopError):
+    code = "duplicate_sku"
+    http_status = 409
+
+    def __init__(self, sku: str) -> None:
+        self.sku = sku
+        super().__init__(f"a product with SKU {sku!r} already exists; choose another SKU")
+
+    def details(self) -> dict[str, object]:
+        return {"sku": self.sku}

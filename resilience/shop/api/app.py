@@ -1,0 +1,28 @@
+"""The application factory: one app per :class:`ShopContext`, no module-level state."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from resilience import __version__
+from resilience.shop.api.errors import install_error_handlers
+from resilience.shop.api.routes import admin, public
+from resilience.shop.context import ShopContext
+
+__all__ = ["create_app"]
+
+
+def create_app(ctx: ShopContext) -> FastAPI:
+    """Build the shop API around ``ctx``.
+
+    Example::
+
+        app = create_app(ShopContext.from_settings(ShopSettings()))
+        uvicorn.run(app, port=8000)
+    """
+    app = FastAPI(title="chaosgate reference shop", version=__version__)
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    app.include_router(public)
+    app.include_router(admin)
+    return app

@@ -1,0 +1,136 @@
+"""Routes of the shop API: public shopping routes and ``/admin`` routes for critical actions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from resilience.shop.api.auth import require_admin
+from resilience.shop.api.errors import error_response
+from resilience.shop.context import ShopContext
+from resilience.shop.orders import OrderStatus
+from resilience.shop.schemas import (
+    OrderIn,
+    OrderOut,
+    PaymentIn,
+    PaymentMethodIn,
+    ProductIn,
+    ProductOut,
+    RefundIn,
+    StockAdjustmentIn,
+)
+
+__all__ = ["admin", "public"]
+
+public = APIRouter()
+admin = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)], tags=["admin"])
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="same key + same body never creates a second order",
+    ),
+]
+
+
+def _ctx(request: Request) -> ShopContext:
+    ctx: ShopContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ShopContext, Depends(_ctx)]
+
+
+@public.get("/health/live")
+def live() -> dict[str, str]:
+    """The process answers; says nothing about its dependencies."""
+    return {"status": "ok"}
+
+
+@public.get("/health", response_model=None)
+async def health(ctx: Ctx) -> Response | dict[str, object]:
+    """Ready: the database and Redis answer within ``SHOP_HEALTH_TIMEOUT_S``; 503 otherwise."""
+    checks: dict[str, str] = {}
+    for name, check in (("database", ctx.check_database), ("redis", ctx.check_broker)):
+        try:
+            with anyio.fail_after(ctx.settings.health_timeout_s):
+                await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
+            checks[name] = "ok"
+        except TimeoutError:
+            checks[name] = f"no answer within {ctx.settings.health_timeout_s} s"
+        except Exception as exc:
+            checks[name] = f"{type(exc).__name__}: {exc}"
+    if all(v == "ok" for v in checks.values()):
+        return {"status": "ok", "checks": checks}
+    return error_response(503, "unhealthy", "a dependency is down", {"checks": checks})
+
+
+@public.get("/products")
+def list_products(
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ProductOut]:
+    return ctx.service.list_products(limit=limit, offset=offset)
+
+
+@public.get("/products/{product_id}")
+def get_product(ctx: Ctx, product_id: int) -> ProductOut:
+    return ctx.service.get_product(product_id)
+
+
+@public.post("/orders", status_code=201)
+def create_order(
+    ctx: Ctx, body: OrderIn, response: Response, idempotency_key: IdempotencyKeyHeader = None
+) -> OrderOut:
+    """Create a pending order and reserve stock. A replayed Idempotency-Key answers 200."""
+    order, created = ctx.service.create_order(body, idempotency_key=idempotency_key)
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return order
+
+
+@public.get("/orders/{order_id}")
+def get_order(ctx: Ctx, order_id: int) -> OrderOut:
+    return ctx.service.get_order(order_id)
+
+
+@public.post("/orders/{order_id}/payments", dependencies=[Depends(require_admin)])
+def record_payment(ctx: Ctx, order_id: int, body: PaymentIn) -> OrderOut:
+    """A payment provider's result for the order (authenticated: it moves money state)."""
+    return ctx.service.record_payment(order_id, body)
+
+
+@admin.get("/orders")
+def list_orders(
+    ctx: Ctx,
+    status: OrderStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[OrderOut]:
+    return ctx.service.list_orders(status=status, limit=limit)
+
+
+@admin.post("/products", status_code=201)
+def create_product(ctx: Ctx, body: ProductIn) -> ProductOut:
+    return ctx.service.create_product(body)
+
+
+@admin.post("/products/{product_id}/stock-adjustments")
+def adjust_stock(ctx: Ctx, product_id: int, body: StockAdjustmentIn) -> ProductOut:
+    return ctx.service.adjust_stock(product_id, body)
+
+
+@admin.post("/orders/{order_id}/refunds")
+def refund(ctx: Ctx, order_id: int, body: RefundIn) -> OrderOut:
+    return ctx.service.refund(order_id, body)
+
+
+@admin.put("/orders/{order_id}/payment-method")
+def change_payment_method(ctx: Ctx, order_id: int, body: PaymentMethodIn) -> OrderOut:
+    return ctx.service.change_payment_method(order_id, body.method)

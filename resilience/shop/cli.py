@@ -1,0 +1,321 @@
+"""``shop``: the operator CLI of the reference service.
+
+Exit codes: 0 success; 1 the shop refused the operation (unknown order, illegal transition...);
+2 bad usage or configuration (bad option, unreachable database or Redis, port in use).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from resilience import __version__
+from resilience.errors import ConfigurationError, ShopError
+from resilience.shop import migrate
+from resilience.shop.context import ShopContext
+from resilience.shop.durations import parse_duration
+from resilience.shop.orders import OrderStatus
+from resilience.shop.schemas import OrderOut, ProductIn
+from resilience.shop.settings import ShopSettings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="shop",
+    help="Operate the chaosgate reference shop: database, API server, workers, orders.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+products_app = typer.Typer(help="Products and stock.", no_args_is_help=True)
+orders_app = typer.Typer(help="Orders.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(products_app, name="products")
+app.add_typer(orders_app, name="orders")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> ShopSettings:
+    try:
+        return ShopSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SHOP_{'_'.join(str(p) for p in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
+            for e in exc.errors()
+        )
+        _fail(f"bad settings: {problems}")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable URL>"
+
+
+@contextmanager
+def _errors(settings: ShopSettings) -> Iterator[None]:
+    """Map library errors to one-line messages and exit codes at the CLI boundary."""
+    try:
+        yield
+    except ShopError as exc:
+        _fail(str(exc), code=1)
+    except ConfigurationError as exc:
+        _fail(str(exc))
+    except OperationalError as exc:
+        _fail(
+            f"database {_redacted(settings.database_url)} is not reachable "
+            f"({type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0]}); "
+            "check DATABASE_URL and that the server is up"
+        )
+    except SQLAlchemyError as exc:
+        _fail(f"database error: {exc}; has `shop db upgrade` been run?")
+
+
+@contextmanager
+def _context(settings: ShopSettings) -> Iterator[ShopContext]:
+    with _errors(settings):
+        ctx = ShopContext.from_settings(settings)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+def _setup_logging(settings: ShopSettings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"shop (chaosgate) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Settings come from the environment: SHOP_*, DATABASE_URL, REDIS_URL."""
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Migrate the database up to REVISION (default: the newest)."""
+    settings = _settings()
+    with _errors(settings):
+        migrate.upgrade(settings.database_url, revision)
+        out.print(f"database at {', '.join(migrate.current(settings.database_url)) or 'base'}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="target revision, e.g. base")],
+) -> None:
+    """Migrate the database down to REVISION (``base`` removes every table)."""
+    settings = _settings()
+    with _errors(settings):
+        migrate.downgrade(settings.database_url, revision)
+        out.print(f"database at {', '.join(migrate.current(settings.database_url)) or 'base'}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and the newest one; exit 1 when they differ."""
+    settings = _settings()
+    with _errors(settings):
+        at, heads = migrate.current(settings.database_url), migrate.heads()
+    out.print(f"database: {', '.join(at) or 'base (never migrated)'}; newest: {', '.join(heads)}")
+    if set(at) != set(heads):
+        raise typer.Exit(1)
+
+
+# -- serve / worker ---------------------------------------------------------------------------
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            _fail(f"cannot listen on {host}:{port} ({exc.strerror}); pass --port or set SHOP_PORT")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default: SHOP_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default: SHOP_PORT")] = None,
+) -> None:
+    """Run the HTTP API (uvicorn) until SIGINT or SIGTERM."""
+    import uvicorn
+
+    from resilience.shop.api import create_app
+
+    settings = _settings()
+    host = host or settings.host
+    port = settings.port if port is None else port
+    _setup_logging(settings)
+    if port:
+        _check_port_free(host, port)
+    with _context(settings) as ctx:
+        uvicorn.run(create_app(ctx), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def worker(
+    threads: Annotated[int | None, typer.Option(min=1, help="default: SHOP_WORKER_THREADS")] = None,
+) -> None:
+    """Run a Dramatiq worker for the shop's queues until SIGINT or SIGTERM.
+
+    One process with THREADS threads; scale out by starting more ``shop worker`` processes.
+    """
+    import dramatiq
+
+    settings = _settings()
+    _setup_logging(settings)
+    with _context(settings) as ctx:
+        try:
+            ctx.check_broker()
+        except Exception as exc:
+            _fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
+        stop = threading.Event()
+        _on_signals(lambda: stop.set())
+        w = dramatiq.Worker(ctx.broker, worker_threads=threads or settings.worker_threads)
+        w.start()
+        logging.getLogger(__name__).info(
+            "worker started: queues %s, %d threads",
+            sorted(ctx.broker.get_declared_queues()),
+            threads or settings.worker_threads,
+        )
+        stop.wait()
+        w.stop(timeout=int(settings.worker_shutdown_timeout_s * 1000))
+
+
+def _on_signals(handler: Callable[[], None]) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signo, _frame: handler())
+
+
+# -- products / orders ------------------------------------------------------------------------
+
+
+@products_app.command("add")
+def products_add(
+    sku: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option()],
+    price_cents: Annotated[int, typer.Option(min=0)],
+    stock: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """Create a product."""
+    settings = _settings()
+    try:
+        data = ProductIn(sku=sku, name=name, price_cents=price_cents, stock=stock)
+    except ValidationError as exc:
+        _fail("; ".join(f"--{e['loc'][0]}: {e['msg']}".replace("_", "-") for e in exc.errors()))
+    with _context(settings) as ctx:
+        product = ctx.service.create_product(data)
+    out.print_json(product.model_dump_json())
+
+
+@products_app.command("list")
+def products_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List products with their stock."""
+    settings = _settings()
+    with _context(settings) as ctx:
+        products = ctx.service.list_products(limit=10_000)
+    if as_json:
+        out.print_json(json.dumps([p.model_dump(mode="json") for p in products]))
+        return
+    table = Table("id", "sku", "name", "price_cents", "stock")
+    for p in products:
+        table.add_row(str(p.id), p.sku, p.name, str(p.price_cents), str(p.stock))
+    out.print(table)
+
+
+def _parse_since(value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@orders_app.command("list")
+def orders_list(
+    status: Annotated[OrderStatus | None, typer.Option(help="only orders in this status")] = None,
+    older_than: Annotated[
+        str | None, typer.Option(help="only orders created longer ago than this, e.g. 10m")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 1000,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List orders, e.g. those stuck: ``shop orders list --status pending --older-than 10m``."""
+    settings = _settings()
+    age = _parse_since(older_than)
+    with _context(settings) as ctx:
+        before = ctx.clock() - age if age is not None else None
+        orders = ctx.service.list_orders(status=status, created_before=before, limit=limit)
+    _print_orders(orders, as_json)
+
+
+@orders_app.command("show")
+def orders_show(order_id: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show one order."""
+    settings = _settings()
+    with _context(settings) as ctx:
+        order = ctx.service.get_order(order_id)
+    _print_orders([order], as_json)
+
+
+def _print_orders(orders: list[OrderOut], as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps([o.model_dump(mode="json") for o in orders]))
+        return
+    table = Table("id", "status", "total_cents", "refunded_cents", "payment_method", "created_at")
+    for o in orders:
+        table.add_row(
+            str(o.id),
+            o.status.value,
+            str(o.total_cents),
+            str(o.refunded_cents),
+            o.payment_method or "-",
+            o.created_at.isoformat(timespec="seconds"),
+        )
+    out.print(table)
+
+
+def main() -> None:
+    app()

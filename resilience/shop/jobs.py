@@ -1,0 +1,74 @@
+"""Background jobs of the reference service, on Dramatiq.
+
+Actors are bound to the broker passed in (Redis in production, ``StubBroker`` in unit tests),
+never to Dramatiq's global broker, so two services in one process cannot share state by accident.
+Retries, backoff and the time limit come from :class:`ShopSettings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from resilience.errors import IllegalTransition
+from resilience.shop.settings import ShopSettings
+
+if TYPE_CHECKING:
+    from resilience.shop.service import ShopService
+
+__all__ = ["ShopJobs", "make_broker"]
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: ShopSettings) -> dramatiq.Broker:
+    """A Redis broker for ``settings.redis_url`` with the settings' socket timeout."""
+    return RedisBroker(  # type: ignore[no-untyped-call]  # dramatiq leaves it unannotated
+        url=settings.redis_url,
+        socket_timeout=settings.redis_socket_timeout_s,
+        socket_connect_timeout=settings.redis_socket_timeout_s,
+    )
+
+
+class ShopJobs:
+    """The shop's actors, declared on ``broker``; a :class:`~resilience.shop.service.Dispatcher`.
+
+    The service is attached after construction because the service also dispatches to the jobs.
+    """
+
+    def __init__(self, broker: dramatiq.Broker, settings: ShopSettings) -> None:
+        self.broker = broker
+        self._service: ShopService | None = None
+        options: dict[str, Any] = {
+            "max_retries": settings.job_max_retries,
+            "min_backoff": settings.job_min_backoff_ms,
+            "max_backoff": settings.job_max_backoff_ms,
+            "time_limit": settings.job_time_limit_ms,
+        }
+        self.process_order: dramatiq.Actor[[int], None] = dramatiq.actor(
+            actor_name="process_order",
+            broker=broker,
+            queue_name=settings.orders_queue,
+            **options,
+        )(self._process_order)
+
+    def attach(self, service: ShopService) -> None:
+        self._service = service
+
+    # Dispatcher
+    def fulfil_order(self, order_id: int) -> None:
+        self.process_order.send(order_id)
+
+    def _process_order(self, order_id: int) -> None:
+        if self._service is None:  # pragma: no cover - a wiring bug, not a runtime condition
+            raise RuntimeError("ShopJobs.attach(service) was not called")
+        try:
+            order = self._service.fulfil_order(order_id)
+        except IllegalTransition as exc:
+            # Retrying cannot change the order's status (e.g. refunded before fulfilment).
+            log.warning("order %s not fulfilled: %s", order_id, exc)
+            return
+        log.info("order %s is %s", order_id, order.status.value)

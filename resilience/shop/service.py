@@ -1,0 +1,365 @@
+"""The shop's operations, each one database transaction, used by the API, the jobs and the CLI.
+
+Stock is reserved when an order is created (an atomic conditional UPDATE, so concurrent orders can
+never sell more than there is) and released when its payment fails. Refunds do not restock:
+returns are a manual stock adjustment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from resilience.errors import (
+    DuplicateSku,
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidRefund,
+    OrderLocked,
+    UnknownOrder,
+    UnknownProduct,
+)
+from resilience.shop.models import (
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    Payment,
+    Product,
+    Refund,
+    StockAdjustment,
+)
+from resilience.shop.orders import OrderEvent, OrderStatus, next_status
+from resilience.shop.schemas import (
+    OrderIn,
+    OrderOut,
+    PaymentIn,
+    ProductIn,
+    ProductOut,
+    RefundIn,
+    StockAdjustmentIn,
+)
+
+__all__ = ["Dispatcher", "ShopService", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher(Protocol):
+    """Where the service hands work to background jobs."""
+
+    def fulfil_order(self, order_id: int) -> None:
+        """Schedule fulfilment of a paid order. Must be safe to call more than once."""
+
+
+class ShopService:
+    """The reference shop's business operations.
+
+    Parameters:
+        sessions: session factory bound to the shop database.
+        dispatcher: receives paid orders for fulfilment.
+        currency: ISO code stamped on new orders.
+        clock: returns the current UTC time; injected so tests control time.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        dispatcher: Dispatcher,
+        *,
+        currency: str = "EUR",
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._dispatcher = dispatcher
+        self._currency = currency
+        self._clock = clock
+
+    # -- products -----------------------------------------------------------------------------
+
+    def create_product(self, data: ProductIn) -> ProductOut:
+        now = self._clock()
+        try:
+            with self._sessions.begin() as session:
+                product = Product(**data.model_dump(), created_at=now, updated_at=now)
+                session.add(product)
+                session.flush()
+                return ProductOut.model_validate(product)
+        except IntegrityError as exc:
+            raise DuplicateSku(data.sku) from exc
+
+    def get_product(self, product_id: int) -> ProductOut:
+        with self._sessions() as session:
+            product = session.get(Product, product_id)
+            if product is None:
+                raise UnknownProduct(product_id)
+            return ProductOut.model_validate(product)
+
+    def list_products(self, *, limit: int = 100, offset: int = 0) -> list[ProductOut]:
+        with self._sessions() as session:
+            rows = session.scalars(select(Product).order_by(Product.id).limit(limit).offset(offset))
+            return [ProductOut.model_validate(p) for p in rows]
+
+    def adjust_stock(self, product_id: int, data: StockAdjustmentIn) -> ProductOut:
+        """Add or remove stock by hand; stock never goes below zero."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            product = session.get(Product, product_id)
+            if product is None:
+                raise UnknownProduct(product_id)
+            changed = session.execute(
+                update(Product)
+                .where(Product.id == product_id, Product.stock + data.delta >= 0)
+                .values(stock=Product.stock + data.delta, updated_at=now)
+            )
+            if changed.rowcount == 0:  # type: ignore[attr-defined]
+                session.refresh(product)
+                raise InsufficientStock(product_id, -data.delta, product.stock)
+            session.refresh(product)
+            session.add(
+                StockAdjustment(
+                    product_id=product_id,
+                    delta=data.delta,
+                    stock_after=product.stock,
+                    reason=data.reason,
+                    created_at=now,
+                )
+            )
+            return ProductOut.model_validate(product)
+
+    # -- orders -------------------------------------------------------------------------------
+
+    def get_order(self, order_id: int) -> OrderOut:
+        with self._sessions() as session:
+            return OrderOut.model_validate(self._load(session, order_id))
+
+    def list_orders(
+        self,
+        *,
+        status: OrderStatus | None = None,
+        created_before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[OrderOut]:
+        with self._sessions() as session:
+            query = select(Order).order_by(Order.id).limit(limit)
+            if status is not None:
+                query = query.where(Order.status == status.value)
+            if created_before is not None:
+                query = query.where(Order.created_at < created_before)
+            return [OrderOut.model_validate(o) for o in session.scalars(query)]
+
+    def create_order(
+        self, data: OrderIn, *, idempotency_key: str | None = None
+    ) -> tuple[OrderOut, bool]:
+        """Create a pending order and reserve its stock.
+
+        With an ``idempotency_key``, the same key and body always return the first order and
+        ``created=False``; the same key with another body raises :class:`IdempotencyConflict`.
+
+        Returns:
+            ``(order, created)``.
+
+        Raises:
+            UnknownProduct, InsufficientStock, IdempotencyConflict.
+        """
+        request_hash = _request_hash(data)
+        if idempotency_key is not None:
+            replay = self._replay(idempotency_key, request_hash)
+            if replay is not None:
+                return replay, False
+        try:
+            return self._create_order(data, idempotency_key, request_hash), True
+        except IntegrityError:
+            # A concurrent request with the same key won the race; its order is the answer.
+            if idempotency_key is None:
+                raise
+            replay = self._replay(idempotency_key, request_hash)
+            if replay is None:
+                raise
+            return replay, False
+
+    def _replay(self, key: str, request_hash: str) -> OrderOut | None:
+        with self._sessions() as session:
+            row = session.get(IdempotencyKey, key)
+            if row is None:
+                return None
+            if row.request_hash != request_hash:
+                raise IdempotencyConflict(key)
+            return OrderOut.model_validate(self._load(session, row.order_id))
+
+    def _create_order(self, data: OrderIn, key: str | None, request_hash: str) -> OrderOut:
+        now = self._clock()
+        quantities: dict[int, int] = {}
+        for line in data.lines:
+            quantities[line.product_id] = quantities.get(line.product_id, 0) + line.quantity
+        with self._sessions.begin() as session:
+            lines: list[OrderLine] = []
+            # Lock rows in id order so two orders for the same products cannot deadlock.
+            for product_id in sorted(quantities):
+                quantity = quantities[product_id]
+                product = session.get(Product, product_id)
+                if product is None:
+                    raise UnknownProduct(product_id)
+                self._take_stock(session, product, quantity, now)
+                lines.append(
+                    OrderLine(
+                        product_id=product_id,
+                        quantity=quantity,
+                        unit_price_cents=product.price_cents,
+                    )
+                )
+            order = Order(
+                status=OrderStatus.PENDING.value,
+                currency=self._currency,
+                total_cents=sum(line.quantity * line.unit_price_cents for line in lines),
+                refunded_cents=0,
+                created_at=now,
+                updated_at=now,
+                lines=lines,
+            )
+            session.add(order)
+            session.flush()
+            if key is not None:
+                session.add(
+                    IdempotencyKey(
+                        key=key, request_hash=request_hash, order_id=order.id, created_at=now
+                    )
+                )
+                session.flush()
+            return OrderOut.model_validate(order)
+
+    @staticmethod
+    def _take_stock(session: Session, product: Product, quantity: int, now: datetime) -> None:
+        changed = session.execute(
+            update(Product)
+            .where(Product.id == product.id, Product.stock >= quantity)
+            .values(stock=Product.stock - quantity, updated_at=now)
+        )
+        if changed.rowcount == 0:  # type: ignore[attr-defined]
+            session.refresh(product)
+            raise InsufficientStock(product.id, quantity, product.stock)
+
+    def record_payment(self, order_id: int, data: PaymentIn) -> OrderOut:
+        """Apply a provider's payment report: ``pending`` becomes ``paid`` or ``failed``.
+
+        A successful payment schedules fulfilment; a failed one releases the reserved stock.
+
+        Raises:
+            UnknownOrder, IllegalTransition (the order is no longer pending).
+        """
+        now = self._clock()
+        event = OrderEvent.PAYMENT_SUCCEEDED if data.succeeded else OrderEvent.PAYMENT_FAILED
+        with self._sessions.begin() as session:
+            order = self._load(session, order_id, lock=True)
+            order.status = next_status(OrderStatus(order.status), event).value
+            order.updated_at = now
+            session.add(
+                Payment(
+                    order_id=order.id,
+                    provider=data.provider,
+                    method=data.method,
+                    amount_cents=order.total_cents,
+                    succeeded=data.succeeded,
+                    provider_ref=data.provider_ref,
+                    created_at=now,
+                )
+            )
+            if data.succeeded:
+                order.payment_method = data.method
+                order.paid_at = now
+            else:
+                self._release_stock(session, order.lines, now)
+            result = OrderOut.model_validate(order)
+        if result.status is OrderStatus.PAID:
+            self._dispatcher.fulfil_order(result.id)
+        return result
+
+    @staticmethod
+    def _release_stock(session: Session, lines: Sequence[OrderLine], now: datetime) -> None:
+        for line in lines:
+            session.execute(
+                update(Product)
+                .where(Product.id == line.product_id)
+                .values(stock=Product.stock + line.quantity, updated_at=now)
+            )
+
+    def fulfil_order(self, order_id: int) -> OrderOut:
+        """Mark a paid order fulfilled. Idempotent: a fulfilled order is returned unchanged.
+
+        Raises:
+            UnknownOrder, IllegalTransition (the order is not paid).
+        """
+        now = self._clock()
+        with self._sessions.begin() as session:
+            order = self._load(session, order_id, lock=True)
+            status = OrderStatus(order.status)
+            if status is OrderStatus.FULFILLED:
+                return OrderOut.model_validate(order)
+            order.status = next_status(status, OrderEvent.FULFIL).value
+            order.fulfilled_at = now
+            order.updated_at = now
+            return OrderOut.model_validate(order)
+
+    def refund(self, order_id: int, data: RefundIn) -> OrderOut:
+        """Refund ``data.amount_cents`` (or everything still refundable when omitted).
+
+        Raises:
+            UnknownOrder, IllegalTransition (nothing was paid, or all is refunded),
+            InvalidRefund (the amount exceeds what is refundable).
+        """
+        now = self._clock()
+        with self._sessions.begin() as session:
+            order = self._load(session, order_id, lock=True)
+            refundable = order.total_cents - order.refunded_cents
+            amount = refundable if data.amount_cents is None else data.amount_cents
+            event = OrderEvent.REFUND_FULL if amount >= refundable else OrderEvent.REFUND_PARTIAL
+            new_status = next_status(OrderStatus(order.status), event)
+            if amount > refundable or amount <= 0:
+                raise InvalidRefund(order_id, amount, refundable)
+            order.status = new_status.value
+            order.refunded_cents += amount
+            order.updated_at = now
+            session.add(
+                Refund(order_id=order.id, amount_cents=amount, reason=data.reason, created_at=now)
+            )
+            session.flush()
+            return OrderOut.model_validate(order)
+
+    def change_payment_method(self, order_id: int, method: str) -> OrderOut:
+        """Change the payment method of an order that is still pending.
+
+        Raises:
+            UnknownOrder, OrderLocked (the order is past pending).
+        """
+        with self._sessions.begin() as session:
+            order = self._load(session, order_id, lock=True)
+            if order.status != OrderStatus.PENDING.value:
+                raise OrderLocked(
+                    order_id,
+                    order.status,
+                    "changing the payment method",
+                    (OrderStatus.PENDING.value,),
+                )
+            order.payment_method = method
+            order.updated_at = self._clock()
+            return OrderOut.model_validate(order)
+
+    @staticmethod
+    def _load(session: Session, order_id: int, *, lock: bool = False) -> Order:
+        order = session.get(Order, order_id, with_for_update=lock)
+        if order is None:
+            raise UnknownOrder(order_id)
+        return order
+
+
+def _request_hash(data: OrderIn) -> str:
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

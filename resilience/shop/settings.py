@@ -1,0 +1,61 @@
+"""One typed settings object for the reference service, read from the environment.
+
+Every duration and threshold is a setting with its unit in its name, so a scenario can compress
+an hour-long policy into seconds. Variables are prefixed ``SHOP_``; ``DATABASE_URL`` and
+``REDIS_URL`` are also read without the prefix, as most platforms set them.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ShopSettings"]
+
+
+class ShopSettings(BaseSettings):
+    """Settings of the reference shop service.
+
+    Example::
+
+        settings = ShopSettings(database_url="sqlite:///shop.db", job_max_retries=2)
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOP_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field(
+        default="sqlite:///shop.db",
+        validation_alias=AliasChoices("SHOP_DATABASE_URL", "DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL: a SQLite file by default, or postgresql://... (psycopg 3)",
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("SHOP_REDIS_URL", "REDIS_URL", "redis_url"),
+        description="Redis used as the Dramatiq broker",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /admin; admin endpoints refuse all when unset"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    max_lines_per_order: int = Field(default=50, ge=1)
+    max_quantity_per_line: int = Field(default=1000, ge=1)
+
+    # Jobs (Dramatiq)
+    worker_threads: int = Field(default=4, ge=1)
+    worker_shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    job_max_retries: int = Field(default=5, ge=0)
+    job_min_backoff_ms: int = Field(default=1_000, ge=0)
+    job_max_backoff_ms: int = Field(default=300_000, ge=0)
+    job_time_limit_ms: int = Field(default=60_000, gt=0)
+    orders_queue: str = Field(default="orders", min_length=1)
+
+    # Connections
+    db_connect_timeout_s: float = Field(default=10.0, gt=0)
+    db_pool_timeout_s: float = Field(default=30.0, gt=0)
+    redis_socket_timeout_s: float = Field(default=5.0, gt=0)
+    health_timeout_s: float = Field(default=2.0, gt=0)
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")

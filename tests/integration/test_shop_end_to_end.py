@@ -1,0 +1,97 @@
+"""The reference service as users run it: ``shop serve`` + ``shop worker`` processes, a real
+Redis broker, and SQLite or a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.shop import ADMIN, ShopStack, shop_stack, wait_for_status
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> Iterator[ShopStack]:
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    database_url: str = request.getfixturevalue(fixture)
+    with shop_stack(tmp_path, database_url, redis_url) as running:
+        yield running
+
+
+@pytest.fixture
+def pg_stack(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[ShopStack]:
+    with shop_stack(tmp_path, postgres_url, redis_url) as running:
+        yield running
+
+
+def add_product(client: httpx.Client, stock: int, sku: str = "TEE-1") -> int:
+    r = client.post(
+        "/admin/products",
+        headers=ADMIN,
+        json={"sku": sku, "name": "T-shirt", "price_cents": 1999, "stock": stock},
+    )
+    assert r.status_code == 201, r.text
+    product_id: int = r.json()["id"]
+    return product_id
+
+
+def test_order_paid_then_fulfilled_by_the_worker(stack: ShopStack) -> None:
+    with stack.client() as client:
+        product = add_product(client, stock=5)
+        order = client.post("/orders", json={"lines": [{"product_id": product, "quantity": 2}]})
+        assert order.status_code == 201
+        order_id = order.json()["id"]
+        paid = client.post(
+            f"/orders/{order_id}/payments",
+            headers=ADMIN,
+            json={"provider": "stripe", "method": "card", "succeeded": True},
+        )
+        assert paid.json()["status"] == "paid"
+        final = wait_for_status(client, order_id, "fulfilled")
+        assert final["status"] == "fulfilled", stack.worker.log_tail()
+        assert client.get(f"/products/{product}").json()["stock"] == 3
+
+    listed = stack.shop("orders", "list", "--status", "fulfilled", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert f'"id": {order_id}' in listed.stdout
+
+
+def test_concurrent_orders_never_oversell(pg_stack: ShopStack) -> None:
+    with pg_stack.client() as client:
+        product = add_product(client, stock=10)
+
+        def order(_: int) -> int:
+            with pg_stack.client() as c:
+                return c.post(
+                    "/orders", json={"lines": [{"product_id": product, "quantity": 1}]}
+                ).status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            codes = list(pool.map(order, range(30)))
+        assert sorted(codes) == [201] * 10 + [409] * 20
+        assert client.get(f"/products/{product}").json()["stock"] == 0
+
+
+def test_concurrent_retries_with_one_idempotency_key_make_one_order(pg_stack: ShopStack) -> None:
+    with pg_stack.client() as client:
+        product = add_product(client, stock=100)
+
+        def order(_: int) -> tuple[int, int]:
+            with pg_stack.client() as c:
+                r = c.post(
+                    "/orders",
+                    headers={"Idempotency-Key": "retry-storm-1"},
+                    json={"lines": [{"product_id": product, "quantity": 3}]},
+                )
+                return r.status_code, r.json()["id"]
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            results = list(pool.map(order, range(10)))
+        assert {order_id for _, order_id in results} == {results[0][1]}
+        assert sorted(code for code, _ in results) == [200] * 9 + [201]
+        assert client.get(f"/products/{product}").json()["stock"] == 97
+        all_orders = client.get("/admin/orders", headers=ADMIN).json()
+        assert len(all_orders) == 1
