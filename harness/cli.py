@@ -7,6 +7,7 @@ misbehaved); 2 a scenario errored (the harness could not run it) or bad usage.
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,10 +55,15 @@ def version() -> None:
 
 
 @app.command()
-def run() -> None:
-    """Run the chaos scenarios (the scenario engine is not built yet: exits 2)."""
+def run(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="scenario files or directories")
+    ] = None,
+) -> None:
+    """Run the chaos scenarios in PATHS (the scenario engine is not built yet: exits 2)."""
+    named = ", ".join(str(p) for p in paths or []) or "none given"
     err.print(
-        "error: the scenario engine is not built yet, so no scenario ran. "
+        f"error: the scenario engine is not built yet, so no scenario ran (paths: {named}). "
         "Until it lands, the reference service is checked by the test suite (`./run tests`).",
         highlight=False,
     )

@@ -1,0 +1,44 @@
+"""Developer and CI sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``chaos``.
+
+The system programs the tests need (redis-server, PostgreSQL, toxiproxy-server) are installed by
+``./run`` (see README); nox installs only Python packages.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+SOURCES = ["harness", "resilience", "tests", "noxfile.py"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests against real Redis, PostgreSQL and Toxiproxy."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", *(session.posargs or ["tests"]))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff format --check and ruff check."""
+    session.install("ruff>=0.4")
+    session.run("ruff", "format", "--check", *SOURCES)
+    session.run("ruff", "check", *SOURCES)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on harness/ and resilience/."""
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """The chaos suite against the reference service; reports land in reports/."""
+    session.install("-e", ".")
+    session.run("chaosgate", "run", "scenarios", *session.posargs)
