@@ -6,6 +6,7 @@ their messages name the bad value and what to do about it::
 
     ResilienceError
     ├── ConfigurationError            a setting is missing or out of range
+    ├── DispatchFailed                a job could not be enqueued (the broker is unreachable)
     └── ShopError                     the reference shop service refused an operation
         ├── NotFoundError             an entity does not exist          (HTTP 404)
         │   ├── UnknownProduct
@@ -16,7 +17,8 @@ their messages name the bad value and what to do about it::
         │   ├── IdempotencyConflict   a key was reused with another request body
         │   ├── OrderLocked           the order's status forbids this change
         │   └── InvalidRefund         amount exceeds what is refundable
-        └── DuplicateSku              a product with that SKU exists    (HTTP 409)
+        ├── DuplicateSku              a product with that SKU exists    (HTTP 409)
+        └── LimitExceeded             a request is larger than allowed  (HTTP 422)
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "ConflictError",
+    "DispatchFailed",
     "DuplicateSku",
     "IdempotencyConflict",
     "IllegalTransition",
     "InsufficientStock",
     "InvalidRefund",
+    "LimitExceeded",
     "NotFoundError",
     "OrderLocked",
     "ResilienceError",
@@ -44,6 +48,16 @@ class ResilienceError(Exception):
 
 class ConfigurationError(ResilienceError):
     """A setting is missing or invalid."""
+
+
+class DispatchFailed(ResilienceError):
+    """A job could not be handed to the broker."""
+
+    def __init__(self, job: str, key: object, reason: str) -> None:
+        self.job = job
+        self.key = key
+        self.reason = reason
+        super().__init__(f"could not enqueue {job} for {key!r}: {reason}")
 
 
 class ShopError(ResilienceError):
@@ -186,6 +200,26 @@ class InvalidRefund(ConflictError):
             "order_id": self.order_id,
             "amount_cents": self.amount_cents,
             "refundable_cents": self.refundable_cents,
+        }
+
+
+class LimitExceeded(ShopError):
+    code = "limit_exceeded"
+    http_status = 422
+
+    def __init__(self, what: str, value: int, limit: int, setting: str) -> None:
+        self.what = what
+        self.value = value
+        self.limit = limit
+        self.setting = setting
+        super().__init__(f"{what} is {value}, above the limit of {limit} ({setting})")
+
+    def details(self) -> dict[str, object]:
+        return {
+            "what": self.what,
+            "value": self.value,
+            "limit": self.limit,
+            "setting": self.setting,
         }
 
 

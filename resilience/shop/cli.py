@@ -31,6 +31,7 @@ from resilience.shop.durations import parse_duration
 from resilience.shop.orders import OrderStatus
 from resilience.shop.schemas import OrderOut, ProductIn
 from resilience.shop.settings import ShopSettings
+from resilience.shop.sweeper import FulfilmentSweeper
 
 __all__ = ["app", "main"]
 
@@ -214,6 +215,13 @@ def worker(
         _on_signals(lambda: stop.set())
         w = dramatiq.Worker(ctx.broker, worker_threads=threads or settings.worker_threads)
         w.start()
+        sweeper = FulfilmentSweeper(
+            ctx.service,
+            interval_s=settings.fulfilment_sweep_interval_s,
+            stale_after_s=settings.fulfilment_stale_after_s,
+            stop=stop,
+        )
+        sweep_thread = sweeper.start()
         logging.getLogger(__name__).info(
             "worker started: queues %s, %d threads",
             sorted(ctx.broker.get_declared_queues()),
@@ -221,6 +229,7 @@ def worker(
         )
         stop.wait()
         w.stop(timeout=int(settings.worker_shutdown_timeout_s * 1000))
+        sweep_thread.join(timeout=settings.worker_shutdown_timeout_s)
 
 
 def _on_signals(handler: Callable[[], None]) -> None:
@@ -298,6 +307,19 @@ def orders_show(order_id: int, as_json: Annotated[bool, typer.Option("--json")] 
     with _context(settings) as ctx:
         order = ctx.service.get_order(order_id)
     _print_orders([order], as_json)
+
+
+@orders_app.command("requeue-unfulfilled")
+def orders_requeue_unfulfilled(
+    older_than: Annotated[str, typer.Option(help="paid longer ago than this, e.g. 5m")] = "1m",
+) -> None:
+    """Enqueue fulfilment again for paid orders that were never fulfilled."""
+    settings = _settings()
+    age = _parse_since(older_than)
+    assert age is not None
+    with _context(settings) as ctx:
+        ids = ctx.service.requeue_unfulfilled(paid_before=age)
+    out.print(f"re-enqueued {len(ids)} order(s){': ' + ', '.join(map(str, ids)) if ids else ''}")
 
 
 def _print_orders(orders: list[OrderOut], as_json: bool) -> None:

@@ -48,7 +48,14 @@ class ShopContext:
         sessions = make_sessionmaker(engine)
         broker = broker if broker is not None else make_broker(settings)
         jobs = ShopJobs(broker, settings)
-        service = ShopService(sessions, jobs, currency=settings.currency, clock=clock)
+        service = ShopService(
+            sessions,
+            jobs,
+            currency=settings.currency,
+            max_lines_per_order=settings.max_lines_per_order,
+            max_quantity_per_line=settings.max_quantity_per_line,
+            clock=clock,
+        )
         jobs.attach(service)
         return cls(settings, engine, sessions, broker, jobs, service, clock)
 

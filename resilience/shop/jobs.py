@@ -11,9 +11,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from resilience.errors import IllegalTransition
+from resilience.errors import DispatchFailed, IllegalTransition
 from resilience.shop.settings import ShopSettings
 
 if TYPE_CHECKING:
@@ -60,7 +61,10 @@ class ShopJobs:
 
     # Dispatcher
     def fulfil_order(self, order_id: int) -> None:
-        self.process_order.send(order_id)
+        try:
+            self.process_order.send(order_id)
+        except (redis.RedisError, dramatiq.errors.BrokerError, OSError) as exc:
+            raise DispatchFailed("process_order", order_id, f"{type(exc).__name__}: {exc}") from exc
 
     def _process_order(self, order_id: int) -> None:
         if self._service is None:  # pragma: no cover - a wiring bug, not a runtime condition

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select, update
@@ -18,10 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from resilience.errors import (
+    DispatchFailed,
     DuplicateSku,
     IdempotencyConflict,
     InsufficientStock,
     InvalidRefund,
+    LimitExceeded,
     OrderLocked,
     UnknownOrder,
     UnknownProduct,
@@ -48,6 +51,8 @@ from resilience.shop.schemas import (
 
 __all__ = ["Dispatcher", "ShopService", "utcnow"]
 
+log = logging.getLogger(__name__)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -57,7 +62,11 @@ class Dispatcher(Protocol):
     """Where the service hands work to background jobs."""
 
     def fulfil_order(self, order_id: int) -> None:
-        """Schedule fulfilment of a paid order. Must be safe to call more than once."""
+        """Schedule fulfilment of a paid order. Must be safe to call more than once.
+
+        Raises:
+            DispatchFailed: the job could not be enqueued.
+        """
 
 
 class ShopService:
@@ -67,6 +76,7 @@ class ShopService:
         sessions: session factory bound to the shop database.
         dispatcher: receives paid orders for fulfilment.
         currency: ISO code stamped on new orders.
+        max_lines_per_order, max_quantity_per_line: the largest order accepted.
         clock: returns the current UTC time; injected so tests control time.
     """
 
@@ -76,11 +86,15 @@ class ShopService:
         dispatcher: Dispatcher,
         *,
         currency: str = "EUR",
+        max_lines_per_order: int = 50,
+        max_quantity_per_line: int = 1000,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._dispatcher = dispatcher
         self._currency = currency
+        self._max_lines = max_lines_per_order
+        self._max_quantity = max_quantity_per_line
         self._clock = clock
 
     # -- products -----------------------------------------------------------------------------
@@ -168,8 +182,9 @@ class ShopService:
             ``(order, created)``.
 
         Raises:
-            UnknownProduct, InsufficientStock, IdempotencyConflict.
+            UnknownProduct, InsufficientStock, IdempotencyConflict, LimitExceeded.
         """
+        self._check_limits(data)
         request_hash = _request_hash(data)
         if idempotency_key is not None:
             replay = self._replay(idempotency_key, request_hash)
@@ -185,6 +200,23 @@ class ShopService:
             if replay is None:
                 raise
             return replay, False
+
+    def _check_limits(self, data: OrderIn) -> None:
+        if len(data.lines) > self._max_lines:
+            raise LimitExceeded(
+                "number of order lines",
+                len(data.lines),
+                self._max_lines,
+                "SHOP_MAX_LINES_PER_ORDER",
+            )
+        for line in data.lines:
+            if line.quantity > self._max_quantity:
+                raise LimitExceeded(
+                    f"quantity of product {line.product_id}",
+                    line.quantity,
+                    self._max_quantity,
+                    "SHOP_MAX_QUANTITY_PER_LINE",
+                )
 
     def _replay(self, key: str, request_hash: str) -> OrderOut | None:
         with self._sessions() as session:
@@ -251,6 +283,8 @@ class ShopService:
         """Apply a provider's payment report: ``pending`` becomes ``paid`` or ``failed``.
 
         A successful payment schedules fulfilment; a failed one releases the reserved stock.
+        The payment is committed first: when the broker is unreachable the order stays ``paid``
+        and :meth:`requeue_unfulfilled` (run periodically by ``shop worker``) enqueues it later.
 
         Raises:
             UnknownOrder, IllegalTransition (the order is no longer pending).
@@ -279,8 +313,36 @@ class ShopService:
                 self._release_stock(session, order.lines, now)
             result = OrderOut.model_validate(order)
         if result.status is OrderStatus.PAID:
-            self._dispatcher.fulfil_order(result.id)
+            self._dispatch_fulfilment(result.id)
         return result
+
+    def _dispatch_fulfilment(self, order_id: int) -> bool:
+        try:
+            self._dispatcher.fulfil_order(order_id)
+        except DispatchFailed as exc:
+            log.warning("%s; the order stays paid until the fulfilment sweep enqueues it", exc)
+            return False
+        return True
+
+    def requeue_unfulfilled(self, *, paid_before: timedelta, limit: int = 1000) -> list[int]:
+        """Enqueue fulfilment again for orders paid longer than ``paid_before`` ago and still
+        unfulfilled (their first enqueue failed, or the job was lost). Fulfilment is idempotent,
+        so an order enqueued twice is fulfilled once.
+
+        Returns:
+            the ids of the orders enqueued.
+        """
+        cutoff = self._clock() - paid_before
+        with self._sessions() as session:
+            ids = list(
+                session.scalars(
+                    select(Order.id)
+                    .where(Order.status == OrderStatus.PAID.value, Order.paid_at < cutoff)
+                    .order_by(Order.paid_at)
+                    .limit(limit)
+                )
+            )
+        return [order_id for order_id in ids if self._dispatch_fulfilment(order_id)]
 
     @staticmethod
     def _release_stock(session: Session, lines: Sequence[OrderLine], now: datetime) -> None:

@@ -52,6 +52,14 @@ class ShopSettings(BaseSettings):
     job_max_backoff_ms: int = Field(default=300_000, ge=0)
     job_time_limit_ms: int = Field(default=60_000, gt=0)
     orders_queue: str = Field(default="orders", min_length=1)
+    fulfilment_sweep_interval_s: float = Field(
+        default=30.0, gt=0, description="how often shop worker re-enqueues unfulfilled paid orders"
+    )
+    fulfilment_stale_after_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="a paid order older than this and unfulfilled is re-enqueued",
+    )
 
     # Connections
     db_connect_timeout_s: float = Field(default=10.0, gt=0)

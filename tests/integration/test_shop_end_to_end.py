@@ -10,7 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.servers import RedisServer, ToxiproxyServer
 from tests.support.shop import ADMIN, ShopStack, shop_stack, wait_for_status
+from tests.support.toxiproxy import proxy
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -95,3 +97,48 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_order(pg_stack: Sh
         assert client.get(f"/products/{product}").json()["stock"] == 97
         all_orders = client.get("/admin/orders", headers=ADMIN).json()
         assert len(all_orders) == 1
+
+
+def test_payment_during_a_redis_outage_is_fulfilled_after_it(
+    tmp_path: Path,
+    sqlite_url: str,
+    redis_url: str,
+    redis_server: RedisServer,
+    toxiproxy_server: ToxiproxyServer,
+) -> None:
+    with proxy(toxiproxy_server, "shop_redis", redis_server.port) as redis_proxy:
+        proxied_url = f"redis://127.0.0.1:{redis_proxy.port}/0"
+        with (
+            shop_stack(
+                tmp_path,
+                sqlite_url,
+                proxied_url,
+                SHOP_FULFILMENT_SWEEP_INTERVAL_S="0.5",
+                SHOP_FULFILMENT_STALE_AFTER_S="1",
+                SHOP_REDIS_SOCKET_TIMEOUT_S="1",
+            ) as stack,
+            stack.client() as client,
+        ):
+            product = add_product(client, stock=5)
+            order_id = client.post(
+                "/orders", json={"lines": [{"product_id": product, "quantity": 1}]}
+            ).json()["id"]
+
+            redis_proxy.set_enabled(False)
+            health = client.get("/health")
+            assert health.status_code == 503
+            assert health.json()["error"]["details"]["checks"]["redis"] != "ok"
+
+            paid = client.post(
+                f"/orders/{order_id}/payments",
+                headers=ADMIN,
+                json={"provider": "stripe", "method": "card", "succeeded": True},
+            )
+            assert paid.status_code == 200, paid.text
+            assert paid.json()["status"] == "paid"
+            assert wait_for_status(client, order_id, "fulfilled", timeout_s=3)["status"] == "paid"
+
+            redis_proxy.set_enabled(True)
+            final = wait_for_status(client, order_id, "fulfilled", timeout_s=30)
+            assert final["status"] == "fulfilled", stack.worker.log_tail(40)
+            assert "re-enqueued" in stack.worker.log_path.read_text()

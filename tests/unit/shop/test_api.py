@@ -188,6 +188,28 @@ def test_bad_orders_are_refused_and_write_nothing(
     assert client.get("/products/1").json()["stock"] == 10
 
 
+def test_orders_above_the_configured_limits_are_refused(ctx: ShopContext) -> None:
+    from resilience.shop.api import create_app
+
+    ctx.service = type(ctx.service)(
+        ctx.sessions, ctx.jobs, max_lines_per_order=2, max_quantity_per_line=5
+    )
+    with TestClient(create_app(ctx)) as c:
+        product = add_product(c, stock=100)
+        r = c.post("/orders", json=order_body(product, 6))
+        assert r.status_code == 422
+        assert r.json()["error"]["details"] == {
+            "what": f"quantity of product {product}",
+            "value": 6,
+            "limit": 5,
+            "setting": "SHOP_MAX_QUANTITY_PER_LINE",
+        }
+        three = {"lines": [{"product_id": product, "quantity": 1}] * 3}
+        assert c.post("/orders", json=three).json()["error"]["code"] == "limit_exceeded"
+        assert c.post("/orders", json=order_body(product, 5)).status_code == 201
+        assert row_counts(ctx)["orders"] == 1
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
