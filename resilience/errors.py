@@ -7,6 +7,13 @@ their messages name the bad value and what to do about it::
     ResilienceError
     ├── ConfigurationError            a setting is missing or out of range
     ├── DispatchFailed                a job could not be enqueued (the broker is unreachable)
+    ├── WebhookRejected               a delivery is refused before anything is stored (4xx/5xx)
+    │   ├── SignatureInvalid          missing, malformed, stale or wrong signature   (400)
+    │   ├── PayloadInvalid            body too large, not JSON, or lacks id/type  (400/413)
+    │   └── CertificateUnavailable    PayPal's certificate cannot be fetched now     (503)
+    ├── ProviderApiError              the provider's API failed after all retries
+    ├── NotYetApplicable              an event arrived before the one it depends on (retry later)
+    ├── UnprocessableEvent            an event can never apply (malformed); dead-lettered at once
     └── ShopError                     the reference shop service refused an operation
         ├── NotFoundError             an entity does not exist          (HTTP 404)
         │   ├── UnknownProduct
@@ -24,6 +31,7 @@ their messages name the bad value and what to do about it::
 from __future__ import annotations
 
 __all__ = [
+    "CertificateUnavailable",
     "ConfigurationError",
     "ConflictError",
     "DispatchFailed",
@@ -34,11 +42,17 @@ __all__ = [
     "InvalidRefund",
     "LimitExceeded",
     "NotFoundError",
+    "NotYetApplicable",
     "OrderLocked",
+    "PayloadInvalid",
+    "ProviderApiError",
     "ResilienceError",
     "ShopError",
+    "SignatureInvalid",
     "UnknownOrder",
     "UnknownProduct",
+    "UnprocessableEvent",
+    "WebhookRejected",
 ]
 
 
@@ -58,6 +72,58 @@ class DispatchFailed(ResilienceError):
         self.key = key
         self.reason = reason
         super().__init__(f"could not enqueue {job} for {key!r}: {reason}")
+
+
+class WebhookRejected(ResilienceError):
+    """A webhook delivery was refused; nothing was stored.
+
+    ``reason`` is a stable code (``bad_signature``, ``stale_timestamp``...), used as the error
+    code in the answer and as the ``reason`` label of the rejected counter.
+    """
+
+    http_status = 400
+
+    def __init__(self, provider: str, reason: str, message: str) -> None:
+        self.provider = provider
+        self.reason = reason
+        super().__init__(f"{provider} webhook rejected ({reason}): {message}")
+
+
+class SignatureInvalid(WebhookRejected):
+    pass
+
+
+class PayloadInvalid(WebhookRejected):
+    def __init__(self, provider: str, reason: str, message: str, *, http_status: int = 400) -> None:
+        super().__init__(provider, reason, message)
+        self.http_status = http_status
+
+
+class CertificateUnavailable(WebhookRejected):
+    """Transient: the provider retries the delivery later."""
+
+    http_status = 503
+
+
+class ProviderApiError(ResilienceError):
+    """A call to a payment provider's API failed after all retries."""
+
+    def __init__(self, provider: str, operation: str, attempts: int, reason: str) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.attempts = attempts
+        self.reason = reason
+        super().__init__(f"{provider} API {operation} failed after {attempts} attempt(s): {reason}")
+
+
+class NotYetApplicable(ResilienceError):
+    """An event depends on another that has not been applied yet (e.g. a refund before the
+    payment it refunds); processing it again later may succeed."""
+
+
+class UnprocessableEvent(ResilienceError):
+    """A stored event can never be applied (e.g. it lacks the order it refers to); retrying
+    cannot help, so it becomes a dead letter on its first attempt."""
 
 
 class ShopError(ResilienceError):

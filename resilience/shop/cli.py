@@ -10,28 +10,29 @@ import json
 import logging
 import signal
 import socket
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import timedelta
-from typing import Annotated, NoReturn
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from resilience import __version__
-from resilience.errors import ConfigurationError, ShopError
 from resilience.shop import migrate
-from resilience.shop.context import ShopContext
-from resilience.shop.durations import parse_duration
+from resilience.shop.cli_support import (
+    errors_to_exit,
+    fail,
+    load_settings,
+    out,
+    parse_since,
+    setup_logging,
+    shop_context,
+)
+from resilience.shop.cli_webhooks import webhooks_app
 from resilience.shop.orders import OrderStatus
 from resilience.shop.schemas import OrderOut, ProductIn
-from resilience.shop.settings import ShopSettings
-from resilience.shop.sweeper import FulfilmentSweeper
+from resilience.shop.sweeper import Sweeper, shop_sweeps
 
 __all__ = ["app", "main"]
 
@@ -47,71 +48,7 @@ orders_app = typer.Typer(help="Orders.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(products_app, name="products")
 app.add_typer(orders_app, name="orders")
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _settings() -> ShopSettings:
-    try:
-        return ShopSettings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"SHOP_{'_'.join(str(p) for p in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
-            for e in exc.errors()
-        )
-        _fail(f"bad settings: {problems}")
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable URL>"
-
-
-@contextmanager
-def _errors(settings: ShopSettings) -> Iterator[None]:
-    """Map library errors to one-line messages and exit codes at the CLI boundary."""
-    try:
-        yield
-    except ShopError as exc:
-        _fail(str(exc), code=1)
-    except ConfigurationError as exc:
-        _fail(str(exc))
-    except OperationalError as exc:
-        _fail(
-            f"database {_redacted(settings.database_url)} is not reachable "
-            f"({type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0]}); "
-            "check DATABASE_URL and that the server is up"
-        )
-    except SQLAlchemyError as exc:
-        _fail(f"database error: {exc}; has `shop db upgrade` been run?")
-
-
-@contextmanager
-def _context(settings: ShopSettings) -> Iterator[ShopContext]:
-    with _errors(settings):
-        ctx = ShopContext.from_settings(settings)
-        try:
-            yield ctx
-        finally:
-            ctx.close()
-
-
-def _setup_logging(settings: ShopSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def _version(value: bool) -> None:
@@ -135,8 +72,8 @@ def _root(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
     """Migrate the database up to REVISION (default: the newest)."""
-    settings = _settings()
-    with _errors(settings):
+    settings = load_settings()
+    with errors_to_exit(settings):
         migrate.upgrade(settings.database_url, revision)
         out.print(f"database at {', '.join(migrate.current(settings.database_url)) or 'base'}")
 
@@ -146,8 +83,8 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="target revision, e.g. base")],
 ) -> None:
     """Migrate the database down to REVISION (``base`` removes every table)."""
-    settings = _settings()
-    with _errors(settings):
+    settings = load_settings()
+    with errors_to_exit(settings):
         migrate.downgrade(settings.database_url, revision)
         out.print(f"database at {', '.join(migrate.current(settings.database_url)) or 'base'}")
 
@@ -155,8 +92,8 @@ def db_downgrade(
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's revision and the newest one; exit 1 when they differ."""
-    settings = _settings()
-    with _errors(settings):
+    settings = load_settings()
+    with errors_to_exit(settings):
         at, heads = migrate.current(settings.database_url), migrate.heads()
     out.print(f"database: {', '.join(at) or 'base (never migrated)'}; newest: {', '.join(heads)}")
     if set(at) != set(heads):
@@ -171,7 +108,7 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            _fail(f"cannot listen on {host}:{port} ({exc.strerror}); pass --port or set SHOP_PORT")
+            fail(f"cannot listen on {host}:{port} ({exc.strerror}); pass --port or set SHOP_PORT")
 
 
 @app.command()
@@ -184,13 +121,13 @@ def serve(
 
     from resilience.shop.api import create_app
 
-    settings = _settings()
+    settings = load_settings()
     host = host or settings.host
     port = settings.port if port is None else port
-    _setup_logging(settings)
+    setup_logging(settings)
     if port:
         _check_port_free(host, port)
-    with _context(settings) as ctx:
+    with shop_context(settings) as ctx:
         uvicorn.run(create_app(ctx), host=host, port=port, log_level=settings.log_level.lower())
 
 
@@ -204,22 +141,19 @@ def worker(
     """
     import dramatiq
 
-    settings = _settings()
-    _setup_logging(settings)
-    with _context(settings) as ctx:
+    settings = load_settings()
+    setup_logging(settings)
+    with shop_context(settings) as ctx:
         try:
             ctx.check_broker()
         except Exception as exc:
-            _fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
+            fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
         stop = threading.Event()
         _on_signals(lambda: stop.set())
         w = dramatiq.Worker(ctx.broker, worker_threads=threads or settings.worker_threads)
         w.start()
-        sweeper = FulfilmentSweeper(
-            ctx.service,
-            interval_s=settings.fulfilment_sweep_interval_s,
-            stale_after_s=settings.fulfilment_stale_after_s,
-            stop=stop,
+        sweeper = Sweeper(
+            shop_sweeps(ctx), interval_s=settings.fulfilment_sweep_interval_s, stop=stop
         )
         sweep_thread = sweeper.start()
         logging.getLogger(__name__).info(
@@ -248,12 +182,12 @@ def products_add(
     stock: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """Create a product."""
-    settings = _settings()
+    settings = load_settings()
     try:
         data = ProductIn(sku=sku, name=name, price_cents=price_cents, stock=stock)
     except ValidationError as exc:
-        _fail("; ".join(f"--{e['loc'][0]}: {e['msg']}".replace("_", "-") for e in exc.errors()))
-    with _context(settings) as ctx:
+        fail("; ".join(f"--{e['loc'][0]}: {e['msg']}".replace("_", "-") for e in exc.errors()))
+    with shop_context(settings) as ctx:
         product = ctx.service.create_product(data)
     out.print_json(product.model_dump_json())
 
@@ -261,8 +195,8 @@ def products_add(
 @products_app.command("list")
 def products_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List products with their stock."""
-    settings = _settings()
-    with _context(settings) as ctx:
+    settings = load_settings()
+    with shop_context(settings) as ctx:
         products = ctx.service.list_products(limit=10_000)
     if as_json:
         out.print_json(json.dumps([p.model_dump(mode="json") for p in products]))
@@ -271,15 +205,6 @@ def products_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     for p in products:
         table.add_row(str(p.id), p.sku, p.name, str(p.price_cents), str(p.stock))
     out.print(table)
-
-
-def _parse_since(value: str | None) -> timedelta | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 @orders_app.command("list")
@@ -292,9 +217,9 @@ def orders_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List orders, e.g. those stuck: ``shop orders list --status pending --older-than 10m``."""
-    settings = _settings()
-    age = _parse_since(older_than)
-    with _context(settings) as ctx:
+    settings = load_settings()
+    age = parse_since(older_than)
+    with shop_context(settings) as ctx:
         before = ctx.clock() - age if age is not None else None
         orders = ctx.service.list_orders(status=status, created_before=before, limit=limit)
     _print_orders(orders, as_json)
@@ -303,8 +228,8 @@ def orders_list(
 @orders_app.command("show")
 def orders_show(order_id: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show one order."""
-    settings = _settings()
-    with _context(settings) as ctx:
+    settings = load_settings()
+    with shop_context(settings) as ctx:
         order = ctx.service.get_order(order_id)
     _print_orders([order], as_json)
 
@@ -314,10 +239,10 @@ def orders_requeue_unfulfilled(
     older_than: Annotated[str, typer.Option(help="paid longer ago than this, e.g. 5m")] = "1m",
 ) -> None:
     """Enqueue fulfilment again for paid orders that were never fulfilled."""
-    settings = _settings()
-    age = _parse_since(older_than)
+    settings = load_settings()
+    age = parse_since(older_than)
     assert age is not None
-    with _context(settings) as ctx:
+    with shop_context(settings) as ctx:
         ids = ctx.service.requeue_unfulfilled(paid_before=age)
     out.print(f"re-enqueued {len(ids)} order(s){': ' + ', '.join(map(str, ids)) if ids else ''}")
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import dramatiq
+import httpx
+import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,8 +17,25 @@ from resilience.shop.db import make_engine, make_sessionmaker
 from resilience.shop.jobs import ShopJobs, make_broker
 from resilience.shop.service import ShopService, utcnow
 from resilience.shop.settings import ShopSettings
+from resilience.shop.webhook_handlers import ShopWebhookHandlers
+from resilience.webhooks.dedup import RedisSeenStore, SeenStore
+from resilience.webhooks.delivery import Verifier
+from resilience.webhooks.inbox import Inbox
+from resilience.webhooks.intake import WebhookIntake
+from resilience.webhooks.metrics import CounterStore, RedisCounterStore, WebhookMetrics
+from resilience.webhooks.paypal import CertificateStore, PayPalVerifier
+from resilience.webhooks.processor import WebhookProcessor
+from resilience.webhooks.provider_api import (
+    PAYPAL_PAYMENT_PATH,
+    STRIPE_PAYMENT_PATH,
+    ProviderApi,
+    ProviderEndpoint,
+)
+from resilience.webhooks.stripe import StripeVerifier
 
 __all__ = ["ShopContext"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,7 +54,12 @@ class ShopContext:
     broker: dramatiq.Broker
     jobs: ShopJobs
     service: ShopService
+    inbox: Inbox
+    intake: WebhookIntake
+    processor: WebhookProcessor
+    metrics: WebhookMetrics
     clock: Callable[[], datetime] = field(default=utcnow)
+    _closers: list[Callable[[], object]] = field(default_factory=list)
 
     @classmethod
     def from_settings(
@@ -42,11 +67,32 @@ class ShopContext:
         settings: ShopSettings,
         *,
         broker: dramatiq.Broker | None = None,
+        seen: SeenStore | None = None,
+        counters: CounterStore | None = None,
+        http_client: httpx.Client | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> ShopContext:
+        """Wire the service. Unit tests pass a StubBroker, in-memory stores and an HTTP client
+        with a mock transport; by default everything is real (Redis from ``REDIS_URL``)."""
+        closers: list[Callable[[], object]] = []
         engine = make_engine(settings)
         sessions = make_sessionmaker(engine)
         broker = broker if broker is not None else make_broker(settings)
+        if seen is None or counters is None:
+            client = redis.Redis.from_url(
+                settings.redis_url,
+                socket_timeout=settings.redis_socket_timeout_s,
+                socket_connect_timeout=settings.redis_socket_timeout_s,
+            )
+            closers.append(client.close)
+            seen = seen or RedisSeenStore(client)
+            counters = counters or RedisCounterStore(
+                client, retain_s=settings.webhook_rate_window_s + settings.webhook_metrics_bucket_s
+            )
+        if http_client is None:
+            http_client = httpx.Client(timeout=settings.provider_api_timeout_s)
+            closers.append(http_client.close)
+
         jobs = ShopJobs(broker, settings)
         service = ShopService(
             sessions,
@@ -56,8 +102,51 @@ class ShopContext:
             max_quantity_per_line=settings.max_quantity_per_line,
             clock=clock,
         )
-        jobs.attach(service)
-        return cls(settings, engine, sessions, broker, jobs, service, clock)
+        metrics = WebhookMetrics(
+            counters,
+            bucket_s=settings.webhook_metrics_bucket_s,
+            on_error=lambda exc: log.warning("webhook metrics not recorded: %s", exc),
+        )
+        inbox = Inbox(sessions, clock=clock)
+        api = ProviderApi(
+            _endpoints(settings),
+            attempts=settings.provider_api_attempts,
+            backoff_min_s=settings.provider_api_backoff_min_s,
+            backoff_max_s=settings.provider_api_backoff_max_s,
+            client=http_client,
+        )
+        processor = WebhookProcessor(
+            sessions,
+            ShopWebhookHandlers(service, api).table(),
+            max_attempts=settings.webhook_max_attempts,
+            enqueue=jobs.enqueue_webhook,
+            metrics=metrics,
+            clock=clock,
+        )
+        intake = WebhookIntake(
+            _verifiers(settings, http_client),
+            seen=seen,
+            inbox=inbox,
+            enqueue=jobs.enqueue_webhook,
+            metrics=metrics,
+            dedup_ttl_s=settings.webhook_dedup_ttl_s,
+            max_body_bytes=settings.webhook_max_body_bytes,
+        )
+        jobs.attach(service, processor)
+        return cls(
+            settings,
+            engine,
+            sessions,
+            broker,
+            jobs,
+            service,
+            inbox,
+            intake,
+            processor,
+            metrics,
+            clock,
+            closers,
+        )
 
     def check_database(self) -> None:
         """Raise if the database does not answer ``SELECT 1``."""
@@ -71,5 +160,37 @@ class ShopContext:
             client.ping()
 
     def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
         self.broker.close()
         self.engine.dispose()
+
+
+def _verifiers(settings: ShopSettings, http_client: httpx.Client) -> dict[str, Verifier]:
+    verifiers: dict[str, Verifier] = {}
+    if settings.stripe_secrets():
+        verifiers["stripe"] = StripeVerifier(
+            settings.stripe_secrets(), tolerance_s=settings.webhook_tolerance_s
+        )
+    if settings.paypal_webhook_id:
+        certificates = CertificateStore(
+            allowed_hosts=settings.paypal_hosts(),
+            allow_http=settings.paypal_cert_allow_http,
+            ttl_s=settings.paypal_cert_cache_ttl_s,
+            client=http_client,
+        )
+        verifiers["paypal"] = PayPalVerifier(
+            settings.paypal_webhook_id, certificates, tolerance_s=settings.webhook_tolerance_s
+        )
+    return verifiers
+
+
+def _endpoints(settings: ShopSettings) -> dict[str, ProviderEndpoint]:
+    endpoints: dict[str, ProviderEndpoint] = {}
+    if settings.stripe_api_base:
+        key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else None
+        endpoints["stripe"] = ProviderEndpoint(settings.stripe_api_base, key, STRIPE_PAYMENT_PATH)
+    if settings.paypal_api_base:
+        token = settings.paypal_api_token.get_secret_value() if settings.paypal_api_token else None
+        endpoints["paypal"] = ProviderEndpoint(settings.paypal_api_base, token, PAYPAL_PAYMENT_PATH)
+    return endpoints

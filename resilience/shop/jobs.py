@@ -19,6 +19,7 @@ from resilience.shop.settings import ShopSettings
 
 if TYPE_CHECKING:
     from resilience.shop.service import ShopService
+    from resilience.webhooks.processor import WebhookProcessor
 
 __all__ = ["ShopJobs", "make_broker"]
 
@@ -43,6 +44,7 @@ class ShopJobs:
     def __init__(self, broker: dramatiq.Broker, settings: ShopSettings) -> None:
         self.broker = broker
         self._service: ShopService | None = None
+        self._processor: WebhookProcessor | None = None
         options: dict[str, Any] = {
             "max_retries": settings.job_max_retries,
             "min_backoff": settings.job_min_backoff_ms,
@@ -55,16 +57,42 @@ class ShopJobs:
             queue_name=settings.orders_queue,
             **options,
         )(self._process_order)
+        # The processor counts attempts and dead-letters on the last one; Dramatiq only has to
+        # keep retrying (with backoff) until then, so it gets one spare retry.
+        self.process_webhook: dramatiq.Actor[[int], None] = dramatiq.actor(
+            actor_name="process_webhook",
+            broker=broker,
+            queue_name=settings.webhooks_queue,
+            max_retries=settings.webhook_max_attempts,
+            min_backoff=settings.webhook_min_backoff_ms,
+            max_backoff=settings.webhook_max_backoff_ms,
+            time_limit=settings.job_time_limit_ms,
+        )(self._process_webhook)
 
-    def attach(self, service: ShopService) -> None:
+    def attach(self, service: ShopService, processor: WebhookProcessor | None = None) -> None:
         self._service = service
+        self._processor = processor
 
     # Dispatcher
     def fulfil_order(self, order_id: int) -> None:
+        self._send(self.process_order, order_id)
+
+    def enqueue_webhook(self, event_row_id: int) -> None:
+        """Hand a stored webhook event to ``process_webhook``; raises DispatchFailed."""
+        self._send(self.process_webhook, event_row_id)
+
+    @staticmethod
+    def _send(actor: dramatiq.Actor[[int], None], key: int) -> None:
         try:
-            self.process_order.send(order_id)
+            actor.send(key)
         except (redis.RedisError, dramatiq.errors.BrokerError, OSError) as exc:
-            raise DispatchFailed("process_order", order_id, f"{type(exc).__name__}: {exc}") from exc
+            raise DispatchFailed(actor.actor_name, key, f"{type(exc).__name__}: {exc}") from exc
+
+    def _process_webhook(self, event_row_id: int) -> None:
+        if self._processor is None:  # pragma: no cover - a wiring bug
+            raise RuntimeError("ShopJobs.attach(service, processor) was not called")
+        status = self._processor.process(event_row_id)
+        log.info("webhook event row %s is %s", event_row_id, status.value)
 
     def _process_order(self, order_id: int) -> None:
         if self._service is None:  # pragma: no cover - a wiring bug, not a runtime condition

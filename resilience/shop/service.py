@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,7 @@ from resilience.errors import (
     InsufficientStock,
     InvalidRefund,
     LimitExceeded,
+    NotYetApplicable,
     OrderLocked,
     UnknownOrder,
     UnknownProduct,
@@ -289,32 +290,82 @@ class ShopService:
         Raises:
             UnknownOrder, IllegalTransition (the order is no longer pending).
         """
-        now = self._clock()
-        event = OrderEvent.PAYMENT_SUCCEEDED if data.succeeded else OrderEvent.PAYMENT_FAILED
         with self._sessions.begin() as session:
             order = self._load(session, order_id, lock=True)
-            order.status = next_status(OrderStatus(order.status), event).value
-            order.updated_at = now
-            session.add(
-                Payment(
-                    order_id=order.id,
-                    provider=data.provider,
-                    method=data.method,
-                    amount_cents=order.total_cents,
-                    succeeded=data.succeeded,
-                    provider_ref=data.provider_ref,
-                    created_at=now,
-                )
-            )
-            if data.succeeded:
-                order.payment_method = data.method
-                order.paid_at = now
-            else:
-                self._release_stock(session, order.lines, now)
-            result = OrderOut.model_validate(order)
+            result = self._apply_payment(session, order, data, self._clock())
         if result.status is OrderStatus.PAID:
             self._dispatch_fulfilment(result.id)
         return result
+
+    def apply_provider_payment(self, order_id: int, data: PaymentIn) -> str:
+        """Apply a payment event from a provider's webhook; idempotent and order-tolerant.
+
+        A repeat of an applied payment changes nothing. A late failure after success is
+        ignored. A success for an order that is no longer pending (a second charge) is recorded
+        as a payment but never changes the order; the note asks for review.
+
+        Returns:
+            a note saying what was done, stored with the event.
+        """
+        now = self._clock()
+        with self._sessions.begin() as session:
+            order = self._load(session, order_id, lock=True)
+            status = OrderStatus(order.status)
+            if data.provider_ref is not None and session.scalar(
+                select(func.count())
+                .select_from(Payment)
+                .where(
+                    Payment.order_id == order_id,
+                    Payment.provider == data.provider,
+                    Payment.provider_ref == data.provider_ref,
+                    Payment.succeeded == data.succeeded,
+                )
+            ):
+                return f"payment {data.provider_ref} already applied; order is {status.value}"
+            if status is not OrderStatus.PENDING:
+                if not data.succeeded:
+                    return f"late payment failure ignored: order {order_id} is {status.value}"
+                session.add(self._payment_row(order, data, now))
+                log.error(
+                    "second successful payment %s for order %s (%s): review and refund it",
+                    data.provider_ref,
+                    order_id,
+                    status.value,
+                )
+                return (
+                    f"payment {data.provider_ref} succeeded but order {order_id} is already "
+                    f"{status.value}: recorded for review (possible double charge)"
+                )
+            result = self._apply_payment(session, order, data, now)
+        if result.status is OrderStatus.PAID:
+            self._dispatch_fulfilment(result.id)
+        return f"order {order_id} is {result.status.value}"
+
+    @staticmethod
+    def _payment_row(order: Order, data: PaymentIn, now: datetime) -> Payment:
+        return Payment(
+            order_id=order.id,
+            provider=data.provider,
+            method=data.method,
+            amount_cents=order.total_cents,
+            succeeded=data.succeeded,
+            provider_ref=data.provider_ref,
+            created_at=now,
+        )
+
+    def _apply_payment(
+        self, session: Session, order: Order, data: PaymentIn, now: datetime
+    ) -> OrderOut:
+        event = OrderEvent.PAYMENT_SUCCEEDED if data.succeeded else OrderEvent.PAYMENT_FAILED
+        order.status = next_status(OrderStatus(order.status), event).value
+        order.updated_at = now
+        session.add(self._payment_row(order, data, now))
+        if data.succeeded:
+            order.payment_method = data.method
+            order.paid_at = now
+        else:
+            self._release_stock(session, order.lines, now)
+        return OrderOut.model_validate(order)
 
     def _dispatch_fulfilment(self, order_id: int) -> bool:
         try:
@@ -377,23 +428,80 @@ class ShopService:
             UnknownOrder, IllegalTransition (nothing was paid, or all is refunded),
             InvalidRefund (the amount exceeds what is refundable).
         """
-        now = self._clock()
         with self._sessions.begin() as session:
             order = self._load(session, order_id, lock=True)
-            refundable = order.total_cents - order.refunded_cents
-            amount = refundable if data.amount_cents is None else data.amount_cents
-            event = OrderEvent.REFUND_FULL if amount >= refundable else OrderEvent.REFUND_PARTIAL
-            new_status = next_status(OrderStatus(order.status), event)
-            if amount > refundable or amount <= 0:
-                raise InvalidRefund(order_id, amount, refundable)
-            order.status = new_status.value
-            order.refunded_cents += amount
-            order.updated_at = now
-            session.add(
-                Refund(order_id=order.id, amount_cents=amount, reason=data.reason, created_at=now)
+            amount = data.amount_cents
+            if amount is None:
+                amount = order.total_cents - order.refunded_cents
+            return self._apply_refund(session, order, amount, data.reason, None, self._clock())
+
+    def apply_provider_refund(
+        self,
+        order_id: int,
+        *,
+        provider_ref: str,
+        reason: str,
+        amount_cents: int | None = None,
+        refunded_total_cents: int | None = None,
+    ) -> str:
+        """Apply a refund event from a provider's webhook; idempotent.
+
+        Give ``amount_cents`` (this refund) or ``refunded_total_cents`` (the provider's running
+        total, as Stripe sends it). A refund already applied (same ``provider_ref``, or a total
+        already reached) changes nothing.
+
+        Raises:
+            NotYetApplicable: the order is still pending (the payment event has not arrived).
+            IllegalTransition, InvalidRefund: the refund cannot apply to this order.
+        """
+        if (amount_cents is None) == (refunded_total_cents is None):
+            raise ValueError("give exactly one of amount_cents and refunded_total_cents")
+        with self._sessions.begin() as session:
+            order = self._load(session, order_id, lock=True)
+            if order.status == OrderStatus.PENDING.value:
+                raise NotYetApplicable(
+                    f"refund {provider_ref} for order {order_id} arrived before its payment"
+                )
+            if session.scalar(select(func.count()).where(Refund.provider_ref == provider_ref)):
+                return f"refund {provider_ref} already applied"
+            amount = (
+                amount_cents
+                if amount_cents is not None
+                else (refunded_total_cents or 0) - order.refunded_cents
             )
-            session.flush()
-            return OrderOut.model_validate(order)
+            if amount <= 0:
+                return f"refund total {refunded_total_cents} already reached on order {order_id}"
+            result = self._apply_refund(session, order, amount, reason, provider_ref, self._clock())
+            return f"refunded {amount} cents; order {order_id} is {result.status.value}"
+
+    @staticmethod
+    def _apply_refund(
+        session: Session,
+        order: Order,
+        amount: int,
+        reason: str,
+        provider_ref: str | None,
+        now: datetime,
+    ) -> OrderOut:
+        refundable = order.total_cents - order.refunded_cents
+        event = OrderEvent.REFUND_FULL if amount >= refundable else OrderEvent.REFUND_PARTIAL
+        new_status = next_status(OrderStatus(order.status), event)
+        if amount > refundable or amount <= 0:
+            raise InvalidRefund(order.id, amount, refundable)
+        order.status = new_status.value
+        order.refunded_cents += amount
+        order.updated_at = now
+        session.add(
+            Refund(
+                order_id=order.id,
+                amount_cents=amount,
+                reason=reason,
+                provider_ref=provider_ref,
+                created_at=now,
+            )
+        )
+        session.flush()
+        return OrderOut.model_validate(order)
 
     def change_payment_method(self, order_id: int, method: str) -> OrderOut:
         """Change the payment method of an order that is still pending.

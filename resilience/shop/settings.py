@@ -53,7 +53,10 @@ class ShopSettings(BaseSettings):
     job_time_limit_ms: int = Field(default=60_000, gt=0)
     orders_queue: str = Field(default="orders", min_length=1)
     fulfilment_sweep_interval_s: float = Field(
-        default=30.0, gt=0, description="how often shop worker re-enqueues unfulfilled paid orders"
+        default=30.0,
+        gt=0,
+        description="how often shop worker re-enqueues paid orders and webhook events whose job "
+        "was never enqueued",
     )
     fulfilment_stale_after_s: float = Field(
         default=60.0,
@@ -61,9 +64,51 @@ class ShopSettings(BaseSettings):
         description="a paid order older than this and unfulfilled is re-enqueued",
     )
 
+    # Webhooks: intake
+    stripe_webhook_secrets: SecretStr | None = Field(
+        default=None,
+        description="Stripe endpoint signing secrets (whsec_...), comma-separated during rotation",
+    )
+    paypal_webhook_id: str | None = Field(default=None, description="the webhook id PayPal gave")
+    paypal_cert_hosts: str = Field(
+        default="*.paypal.com", description="comma-separated host patterns for PAYPAL-CERT-URL"
+    )
+    paypal_cert_allow_http: bool = Field(default=False, description="only for local test servers")
+    paypal_cert_cache_ttl_s: float = Field(default=3600.0, gt=0)
+    webhook_tolerance_s: float = Field(default=300.0, gt=0)
+    webhook_max_body_bytes: int = Field(default=1 << 20, gt=0)
+    webhook_dedup_ttl_s: float = Field(default=300.0, gt=0)
+    webhook_metrics_bucket_s: float = Field(default=60.0, gt=0)
+    webhook_rate_window_s: float = Field(default=3600.0, gt=0)
+    # Webhooks: processing
+    webhooks_queue: str = Field(default="webhooks", min_length=1)
+    webhook_max_attempts: int = Field(default=5, ge=1)
+    webhook_min_backoff_ms: int = Field(default=1_000, ge=0)
+    webhook_max_backoff_ms: int = Field(default=600_000, ge=0)
+    webhook_sweep_stale_after_s: float = Field(default=60.0, ge=0)
+    # Payment providers' APIs (processing confirms payments there when a base URL is set)
+    stripe_api_base: str | None = None
+    stripe_api_key: SecretStr | None = None
+    paypal_api_base: str | None = None
+    paypal_api_token: SecretStr | None = None
+    provider_api_timeout_s: float = Field(default=5.0, gt=0)
+    provider_api_attempts: int = Field(default=4, ge=1)
+    provider_api_backoff_min_s: float = Field(default=0.2, ge=0)
+    provider_api_backoff_max_s: float = Field(default=5.0, ge=0)
+
     # Connections
     db_connect_timeout_s: float = Field(default=10.0, gt=0)
     db_pool_timeout_s: float = Field(default=30.0, gt=0)
     redis_socket_timeout_s: float = Field(default=5.0, gt=0)
     health_timeout_s: float = Field(default=2.0, gt=0)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    def stripe_secrets(self) -> list[str]:
+        """The Stripe signing secrets, in order; empty when Stripe webhooks are off."""
+        if self.stripe_webhook_secrets is None:
+            return []
+        raw = self.stripe_webhook_secrets.get_secret_value()
+        return [s.strip() for s in raw.split(",") if s.strip()]
+
+    def paypal_hosts(self) -> list[str]:
+        return [h.strip() for h in self.paypal_cert_hosts.split(",") if h.strip()]

@@ -1,64 +1,95 @@
-"""The fulfilment sweep: paid orders whose job never ran are enqueued again.
+"""Sweeps that ``shop worker`` runs in a thread so work whose job was never enqueued is not lost.
 
-A payment is committed before its fulfilment job is enqueued; if Redis is down at that moment the
-order stays ``paid``. ``shop worker`` runs this sweep in a thread so such orders are fulfilled
-once the broker is back, without an operator.
+A payment or a webhook event is committed before its job is enqueued; if Redis is down at that
+moment the row waits. Each sweep finds such rows (older than a threshold) and enqueues them again;
+the jobs are idempotent, so a row enqueued twice has one effect.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
+import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from resilience.shop.service import ShopService
+from resilience.errors import DispatchFailed
+from resilience.shop.context import ShopContext
 
-__all__ = ["FulfilmentSweeper"]
+__all__ = ["Sweep", "Sweeper", "shop_sweeps"]
 
 log = logging.getLogger(__name__)
 
 
-class FulfilmentSweeper:
-    """Every ``interval_s``, re-enqueue orders paid more than ``stale_after_s`` ago.
+@dataclass(frozen=True)
+class Sweep:
+    """One sweep: ``run`` enqueues what waits and returns the ids it enqueued."""
+
+    name: str
+    run: Callable[[], list[int]]
+
+
+class Sweeper:
+    """Every ``interval_s``, run each sweep; errors are logged, so the loop survives outages.
 
     Parameters:
-        service: the shop service.
-        interval_s: time between sweeps.
-        stale_after_s: how old a paid, unfulfilled order must be to be swept.
+        sweeps: what to run.
+        interval_s: time between rounds.
         stop: set it to end :meth:`run`; its ``wait`` is also the sweeper's sleep.
     """
 
     def __init__(
         self,
-        service: ShopService,
+        sweeps: Sequence[Sweep],
         *,
         interval_s: float,
-        stale_after_s: float,
         stop: threading.Event | None = None,
     ) -> None:
-        self._service = service
+        self._sweeps = tuple(sweeps)
         self._interval_s = interval_s
-        self._stale_after = timedelta(seconds=stale_after_s)
         self.stop = stop or threading.Event()
 
-    def sweep_once(self) -> list[int]:
-        """One sweep; database errors are logged, not raised, so the loop survives outages."""
-        try:
-            ids = self._service.requeue_unfulfilled(paid_before=self._stale_after)
-        except SQLAlchemyError as exc:
-            log.warning("fulfilment sweep skipped: database error: %s", exc)
-            return []
-        if ids:
-            log.info("fulfilment sweep re-enqueued %d order(s): %s", len(ids), ids)
-        return ids
+    def sweep_once(self) -> dict[str, list[int]]:
+        done: dict[str, list[int]] = {}
+        for sweep in self._sweeps:
+            try:
+                ids = sweep.run()
+            except (SQLAlchemyError, redis.RedisError, DispatchFailed, OSError) as exc:
+                log.warning("%s sweep skipped: %s: %s", sweep.name, type(exc).__name__, exc)
+                continue
+            if ids:
+                log.info("%s sweep re-enqueued %d item(s): %s", sweep.name, len(ids), ids)
+            done[sweep.name] = ids
+        return done
 
     def run(self) -> None:
         while not self.stop.wait(self._interval_s):
             self.sweep_once()
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run, name="fulfilment-sweeper", daemon=True)
+        thread = threading.Thread(target=self.run, name="sweeper", daemon=True)
         thread.start()
         return thread
+
+
+def shop_sweeps(ctx: ShopContext) -> list[Sweep]:
+    """The reference service's sweeps: unfulfilled paid orders, never-enqueued webhook events."""
+    settings = ctx.settings
+
+    def fulfilment() -> list[int]:
+        return ctx.service.requeue_unfulfilled(
+            paid_before=timedelta(seconds=settings.fulfilment_stale_after_s)
+        )
+
+    def webhooks() -> list[int]:
+        before = ctx.clock() - timedelta(seconds=settings.webhook_sweep_stale_after_s)
+        enqueued = []
+        for row_id in ctx.inbox.stale_received(received_before=before):
+            ctx.jobs.enqueue_webhook(row_id)  # DispatchFailed ends this round; the next retries
+            enqueued.append(row_id)
+        return enqueued
+
+    return [Sweep("fulfilment", fulfilment), Sweep("webhooks", webhooks)]

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from resilience import __version__
 from resilience.shop.api.errors import install_error_handlers
 from resilience.shop.api.routes import admin, public
+from resilience.shop.api.webhooks import router as webhooks
 from resilience.shop.context import ShopContext
 
 __all__ = ["create_app"]
@@ -25,4 +26,5 @@ def create_app(ctx: ShopContext) -> FastAPI:
     install_error_handlers(app)
     app.include_router(public)
     app.include_router(admin)
+    app.include_router(webhooks)
     return app

@@ -14,7 +14,7 @@ from resilience.shop.models import Base
 from resilience.shop.orders import OrderStatus
 from resilience.shop.schemas import OrderIn, OrderLineIn, PaymentIn, ProductIn
 from resilience.shop.service import ShopService
-from resilience.shop.sweeper import FulfilmentSweeper
+from resilience.shop.sweeper import Sweep, Sweeper
 
 
 class FlakyDispatcher:
@@ -80,8 +80,9 @@ def test_sweeper_survives_a_database_outage(caplog: pytest.LogCaptureFixture) ->
         make_sessionmaker(create_engine("sqlite:////nonexistent/dir/shop.db")), FlakyDispatcher()
     )
     with caplog.at_level(logging.WARNING):
-        assert FulfilmentSweeper(broken, interval_s=1, stale_after_s=0).sweep_once() == []
-    assert "fulfilment sweep skipped: database error" in caplog.text
+        sweep = Sweep("fulfilment", lambda: broken.requeue_unfulfilled(paid_before=timedelta(0)))
+        assert Sweeper([sweep], interval_s=1).sweep_once() == {}
+    assert "fulfilment sweep skipped: OperationalError" in caplog.text
 
 
 def test_sweeper_loop_sweeps_until_stopped(
@@ -91,7 +92,10 @@ def test_sweeper_loop_sweeps_until_stopped(
     order_id = paid_order(service)
     dispatcher.down = False
     clock.now += timedelta(seconds=5)
-    sweeper = FulfilmentSweeper(service, interval_s=0.01, stale_after_s=1)
+    sweep = Sweep(
+        "fulfilment", lambda: service.requeue_unfulfilled(paid_before=timedelta(seconds=1))
+    )
+    sweeper = Sweeper([sweep], interval_s=0.01)
     thread = sweeper.start()
     try:
         for _ in range(500):

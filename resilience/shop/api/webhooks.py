@@ -1,0 +1,93 @@
+"""``POST /webhooks/{provider}`` and ``GET /metrics``.
+
+The body is read as raw bytes, up to the size limit, and handed to the intake before any parsing:
+signatures are computed over exactly what the provider sent.
+"""
+
+from __future__ import annotations
+
+import anyio
+import redis
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import SQLAlchemyError
+
+from resilience.errors import PayloadInvalid, WebhookRejected
+from resilience.shop.api.errors import error_response
+from resilience.shop.context import ShopContext
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["webhooks"])
+
+
+@router.post("/webhooks/{provider}", response_model=None)
+async def receive_webhook(provider: str, request: Request) -> Response | dict[str, object]:
+    """Verify, deduplicate, store and acknowledge one delivery; a job applies it later."""
+    ctx: ShopContext = request.app.state.ctx
+    intake = ctx.intake
+    if provider not in intake.verifiers:
+        known = ", ".join(sorted(intake.verifiers)) or "none"
+        return error_response(
+            404,
+            "unknown_provider",
+            f"webhooks for {provider!r} are not configured (configured: {known}); set "
+            "SHOP_STRIPE_WEBHOOK_SECRETS or SHOP_PAYPAL_WEBHOOK_ID to enable a provider",
+        )
+    try:
+        body = await _read_limited(request, provider, intake.max_body_bytes)
+        result = await anyio.to_thread.run_sync(
+            intake.receive, provider, body, dict(request.headers)
+        )
+    except WebhookRejected as exc:
+        if isinstance(exc, PayloadInvalid) and exc.reason == "body_too_large":
+            ctx.metrics.count("received", provider)
+            ctx.metrics.count("rejected", provider, exc.reason)
+        return error_response(exc.http_status, exc.reason, str(exc), {"provider": provider})
+    except SQLAlchemyError as exc:
+        return error_response(
+            503,
+            "inbox_unavailable",
+            f"the event could not be stored ({type(exc).__name__}); retry later",
+            headers={"Retry-After": "5"},
+        )
+    return {
+        "status": result.outcome.value,
+        "provider": result.provider,
+        "event_id": result.event_id,
+        "event_type": result.event_type,
+        "duplicate_of": result.layer,
+    }
+
+
+async def _read_limited(request: Request, provider: str, limit: int) -> bytes:
+    def too_large(size: str) -> PayloadInvalid:
+        return PayloadInvalid(
+            provider,
+            "body_too_large",
+            f"body is {size} bytes; the limit is {limit} (SHOP_WEBHOOK_MAX_BODY_BYTES)",
+            http_status=413,
+        )
+
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(declared)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large(f"more than {limit}")
+    return bytes(body)
+
+
+@router.get("/metrics", response_model=None)
+async def metrics(request: Request) -> Response:
+    """Prometheus text: webhook counters by provider and the dedup hit rate."""
+    ctx: ShopContext = request.app.state.ctx
+    try:
+        text = await anyio.to_thread.run_sync(
+            lambda: ctx.metrics.render_prometheus(window_s=ctx.settings.webhook_rate_window_s)
+        )
+    except (redis.RedisError, OSError) as exc:
+        return error_response(503, "metrics_unavailable", f"counter store unreachable: {exc}")
+    return Response(text, media_type=CONTENT_TYPE_LATEST)

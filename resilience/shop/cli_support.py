@@ -1,0 +1,105 @@
+"""Helpers shared by the ``shop`` CLI's command groups: settings, errors to exit codes, output."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from resilience.errors import ConfigurationError, ShopError
+from resilience.shop.context import ShopContext
+from resilience.shop.durations import parse_duration
+from resilience.shop.settings import ShopSettings
+
+__all__ = [
+    "err",
+    "errors_to_exit",
+    "fail",
+    "load_settings",
+    "out",
+    "parse_since",
+    "setup_logging",
+    "shop_context",
+]
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def load_settings() -> ShopSettings:
+    try:
+        return ShopSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SHOP_{'_'.join(str(p) for p in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
+            for e in exc.errors()
+        )
+        fail(f"bad settings: {problems}")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable URL>"
+
+
+@contextmanager
+def errors_to_exit(settings: ShopSettings) -> Iterator[None]:
+    """Map library errors to one-line messages and exit codes at the CLI boundary."""
+    try:
+        yield
+    except ShopError as exc:
+        fail(str(exc), code=1)
+    except ConfigurationError as exc:
+        fail(str(exc))
+    except OperationalError as exc:
+        fail(
+            f"database {_redacted(settings.database_url)} is not reachable "
+            f"({type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0]}); "
+            "check DATABASE_URL and that the server is up"
+        )
+    except SQLAlchemyError as exc:
+        fail(f"database error: {exc}; has `shop db upgrade` been run?")
+
+
+@contextmanager
+def shop_context(settings: ShopSettings) -> Iterator[ShopContext]:
+    with errors_to_exit(settings):
+        ctx = ShopContext.from_settings(settings)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+def setup_logging(settings: ShopSettings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def parse_since(value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None

@@ -1,0 +1,128 @@
+"""Webhook intake: verify → anti-loop cache → inbox → enqueue → acknowledge.
+
+Nothing is stored for a rejected delivery. The intake never applies an event itself; a job does.
+If Redis (anti-loop cache, metrics) is down, intake goes on: the inbox's unique constraint still
+stops duplicates. If the database is down, the delivery is refused with an error the route turns
+into 503, so the provider retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+import redis
+
+from resilience.errors import DispatchFailed, PayloadInvalid, WebhookRejected
+from resilience.webhooks.dedup import SeenStore, delivery_fingerprint
+from resilience.webhooks.delivery import Verifier
+from resilience.webhooks.inbox import Inbox
+from resilience.webhooks.metrics import WebhookMetrics
+
+__all__ = ["IntakeOutcome", "IntakeResult", "WebhookIntake"]
+
+log = logging.getLogger(__name__)
+
+
+class IntakeOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    outcome: IntakeOutcome
+    provider: str
+    event_id: str
+    event_type: str
+    layer: str | None = None  # "cache" or "inbox" for a duplicate
+
+
+class WebhookIntake:
+    """Receive deliveries for the configured providers.
+
+    Parameters:
+        verifiers: provider name -> verifier.
+        seen: the anti-loop cache (dedup layer 1).
+        inbox: the event store (dedup layer 2).
+        enqueue: hands a stored event's row id to the processing job.
+        metrics: counters.
+        dedup_ttl_s: how long a delivery is remembered by the anti-loop cache.
+        max_body_bytes: larger bodies are refused (413).
+    """
+
+    def __init__(
+        self,
+        verifiers: Mapping[str, Verifier],
+        *,
+        seen: SeenStore,
+        inbox: Inbox,
+        enqueue: Callable[[int], None],
+        metrics: WebhookMetrics,
+        dedup_ttl_s: float = 300.0,
+        max_body_bytes: int = 1 << 20,
+    ) -> None:
+        self.verifiers = dict(verifiers)
+        self._seen = seen
+        self._inbox = inbox
+        self._enqueue = enqueue
+        self._metrics = metrics
+        self._dedup_ttl_s = dedup_ttl_s
+        self.max_body_bytes = max_body_bytes
+
+    def receive(self, provider: str, body: bytes, headers: Mapping[str, str]) -> IntakeResult:
+        """Handle one delivery; ``headers`` keys must be lower-case.
+
+        Raises:
+            WebhookRejected: the delivery is refused (the caller answers 4xx/503).
+            KeyError: ``provider`` is not configured.
+        """
+        verifier = self.verifiers[provider]
+        self._metrics.count("received", provider)
+        try:
+            if len(body) > self.max_body_bytes:
+                raise PayloadInvalid(
+                    provider,
+                    "body_too_large",
+                    f"body is {len(body)} bytes; the limit is {self.max_body_bytes} "
+                    "(SHOP_WEBHOOK_MAX_BODY_BYTES)",
+                    http_status=413,
+                )
+            delivery = verifier.verify(body, headers)
+        except WebhookRejected as exc:
+            self._metrics.count("rejected", provider, exc.reason)
+            log.warning("%s", exc)
+            raise
+        self._metrics.count("verified", provider)
+
+        fingerprint = delivery_fingerprint(provider, delivery.delivery_key)
+        try:
+            first = self._seen.first_sighting(fingerprint, self._dedup_ttl_s)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("anti-loop cache unavailable (%s); relying on the inbox", exc)
+            first = True
+        if not first:
+            self._metrics.count("duplicates", provider, "cache")
+            log.info("%s delivery of %s seen before: duplicate", provider, delivery.event_id)
+            return IntakeResult(
+                IntakeOutcome.DUPLICATE, provider, delivery.event_id, delivery.event_type, "cache"
+            )
+
+        row_id, created = self._inbox.store(delivery)
+        if not created:
+            self._metrics.count("duplicates", provider, "inbox")
+            log.info("%s event %s already stored: duplicate", provider, delivery.event_id)
+            return IntakeResult(
+                IntakeOutcome.DUPLICATE, provider, delivery.event_id, delivery.event_type, "inbox"
+            )
+        self._metrics.count("accepted", provider)
+        try:
+            self._enqueue(row_id)
+        except DispatchFailed as exc:
+            # Stored is what matters to the provider; the worker's sweep enqueues it later.
+            log.warning("%s; the event is stored and the sweep will enqueue it", exc)
+        return IntakeResult(
+            IntakeOutcome.ACCEPTED, provider, delivery.event_id, delivery.event_type
+        )

@@ -1,0 +1,135 @@
+"""Calls to payment providers' APIs during processing, retried with tenacity: exponential
+backoff with full jitter, on transport errors, 429 and 5xx only."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from resilience.errors import ProviderApiError
+
+__all__ = ["ProviderApi", "ProviderEndpoint"]
+
+
+@dataclass(frozen=True)
+class ProviderEndpoint:
+    """Where one provider's API is and how to authenticate.
+
+    Attributes:
+        base_url: e.g. ``https://api.stripe.com``.
+        token: bearer token (secret key) or ``None``.
+        payment_path: path of a payment's status, with ``{ref}``.
+        status_field: JSON field of the status in the answer.
+    """
+
+    base_url: str
+    token: str | None
+    payment_path: str
+    status_field: str = "status"
+
+
+STRIPE_PAYMENT_PATH = "/v1/payment_intents/{ref}"
+PAYPAL_PAYMENT_PATH = "/v2/payments/captures/{ref}"
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.TransportError):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code == 429 or exc.response.status_code >= 500
+    return False
+
+
+class ProviderApi:
+    """A small client for the provider calls that processing makes.
+
+    Parameters:
+        endpoints: provider name -> endpoint.
+        attempts: tries per call, the first included.
+        backoff_min_s, backoff_max_s: full-jitter exponential backoff between tries
+            (tenacity's ``wait_random_exponential``).
+        timeout_s: timeout of one HTTP request.
+        client: the HTTP client (tests pass a mock transport or point at a local server).
+        sleep: injectable so tests run in zero time.
+    """
+
+    def __init__(
+        self,
+        endpoints: Mapping[str, ProviderEndpoint],
+        *,
+        attempts: int = 4,
+        backoff_min_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+        timeout_s: float = 5.0,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[RetryCallState], None] | None = None,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError(f"attempts={attempts!r}: must be at least 1")
+        self._endpoints = dict(endpoints)
+        self._attempts = attempts
+        self._wait = wait_random_exponential(multiplier=backoff_min_s, max=backoff_max_s)
+        self._client = client or httpx.Client(timeout=timeout_s)
+        self._sleep = sleep
+        self._on_retry = on_retry
+        self.calls = 0
+
+    def configured(self, provider: str) -> bool:
+        return provider in self._endpoints
+
+    def payment_status(self, provider: str, ref: str) -> str:
+        """The provider's status of payment ``ref`` (``succeeded``, ``COMPLETED``, ...).
+
+        Raises:
+            ProviderApiError: the call failed on every attempt, or with a non-retryable answer.
+        """
+        endpoint = self._endpoints.get(provider)
+        if endpoint is None:
+            raise ProviderApiError(provider, "payment_status", 0, "no API endpoint configured")
+        url = endpoint.base_url.rstrip("/") + endpoint.payment_path.format(ref=ref)
+        document = self._get_json(provider, "payment_status", url, endpoint.token)
+        status = document.get(endpoint.status_field)
+        if not isinstance(status, str):
+            raise ProviderApiError(
+                provider, "payment_status", 1, f"answer has no string {endpoint.status_field!r}"
+            )
+        return status
+
+    def _get_json(self, provider: str, operation: str, url: str, token: str | None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_transient),
+            sleep=self._sleep,
+            before_sleep=self._on_retry,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    self.calls += 1
+                    response = self._client.get(url, headers=headers)
+                    response.raise_for_status()
+                    return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            tries = retrying.statistics.get("attempt_number", 1)
+            raise ProviderApiError(
+                provider, operation, tries, f"{type(exc).__name__}: {exc}"
+            ) from exc
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def close(self) -> None:
+        self._client.close()
