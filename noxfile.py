@@ -1,4 +1,4 @@
-"""Developer and CI sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``chaos``.
+"""Developer and CI sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``chaos``.
 
 The system programs the tests need (redis-server, PostgreSQL, toxiproxy-server) are installed by
 ``./run`` (see README); nox installs only Python packages.
@@ -12,7 +12,7 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
-SOURCES = ["harness", "resilience", "tests", "noxfile.py"]
+SOURCES = ["harness", "resilience", "tests", "benchmarks", "noxfile.py"]
 
 
 @nox.session
@@ -35,6 +35,13 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on harness/ and resilience/."""
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks, each measured side by side in one run; JSON results in reports/bench/."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "benchmarks.webhook_intake", *session.posargs)
 
 
 @nox.session

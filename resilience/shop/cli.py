@@ -6,7 +6,6 @@ Exit codes: 0 success; 1 the shop refused the operation (unknown order, illegal 
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import socket
@@ -21,6 +20,7 @@ from rich.table import Table
 from resilience import __version__
 from resilience.shop import migrate
 from resilience.shop.cli_support import (
+    emit_json,
     errors_to_exit,
     fail,
     load_settings,
@@ -189,7 +189,7 @@ def products_add(
         fail("; ".join(f"--{e['loc'][0]}: {e['msg']}".replace("_", "-") for e in exc.errors()))
     with shop_context(settings) as ctx:
         product = ctx.service.create_product(data)
-    out.print_json(product.model_dump_json())
+    emit_json(product.model_dump(mode="json"))
 
 
 @products_app.command("list")
@@ -199,7 +199,7 @@ def products_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     with shop_context(settings) as ctx:
         products = ctx.service.list_products(limit=10_000)
     if as_json:
-        out.print_json(json.dumps([p.model_dump(mode="json") for p in products]))
+        emit_json([p.model_dump(mode="json") for p in products])
         return
     table = Table("id", "sku", "name", "price_cents", "stock")
     for p in products:
@@ -249,7 +249,7 @@ def orders_requeue_unfulfilled(
 
 def _print_orders(orders: list[OrderOut], as_json: bool) -> None:
     if as_json:
-        out.print_json(json.dumps([o.model_dump(mode="json") for o in orders]))
+        emit_json([o.model_dump(mode="json") for o in orders])
         return
     table = Table("id", "status", "total_cents", "refunded_cents", "payment_method", "created_at")
     for o in orders:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from resilience.shop.durations import parse_duration
 from resilience.shop.settings import ShopSettings
 
 __all__ = [
+    "emit_json",
     "err",
     "errors_to_exit",
     "fail",
@@ -32,6 +34,11 @@ __all__ = [
 
 out = Console()
 err = Console(stderr=True)
+
+
+def emit_json(data: object) -> None:
+    """Machine-readable output: plain JSON on stdout, never wrapped or coloured."""
+    typer.echo(json.dumps(data, indent=2, default=str))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

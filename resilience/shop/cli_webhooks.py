@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 from dataclasses import asdict
 from typing import Annotated
@@ -11,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from resilience.shop.cli_support import load_settings, out, parse_since, shop_context
+from resilience.shop.cli_support import emit_json, load_settings, out, parse_since, shop_context
 from resilience.webhooks.processor import FailureView
 
 __all__ = ["webhooks_app"]
@@ -34,7 +33,7 @@ def _who() -> str:
 
 def _print(failures: list[FailureView], as_json: bool) -> None:
     if as_json:
-        out.print_json(json.dumps([asdict(f) for f in failures], default=str))
+        emit_json([asdict(f) for f in failures])
         return
     table = Table("id", "provider", "event_id", "event_type", "retries", "last failed", "error")
     for f in failures:
@@ -136,7 +135,7 @@ def stats(
             for provider in providers
         }
     if as_json:
-        out.print_json(json.dumps({"window_s": age.total_seconds(), "providers": report}))
+        emit_json({"window_s": age.total_seconds(), "providers": report})
         return
     table = Table("provider", *next(iter(report.values()), {}).keys())
     for provider, row in report.items():

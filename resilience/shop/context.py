@@ -20,6 +20,7 @@ from resilience.shop.settings import ShopSettings
 from resilience.shop.webhook_handlers import ShopWebhookHandlers
 from resilience.webhooks.dedup import RedisSeenStore, SeenStore
 from resilience.webhooks.delivery import Verifier
+from resilience.webhooks.handoff import Handoff
 from resilience.webhooks.inbox import Inbox
 from resilience.webhooks.intake import WebhookIntake
 from resilience.webhooks.metrics import CounterStore, RedisCounterStore, WebhookMetrics
@@ -74,7 +75,7 @@ class ShopContext:
     ) -> ShopContext:
         """Wire the service. Unit tests pass a StubBroker, in-memory stores and an HTTP client
         with a mock transport; by default everything is real (Redis from ``REDIS_URL``)."""
-        closers: list[Callable[[], object]] = []
+        owned: list[Callable[[], object]] = []  # closed last, in this order
         engine = make_engine(settings)
         sessions = make_sessionmaker(engine)
         broker = broker if broker is not None else make_broker(settings)
@@ -84,14 +85,14 @@ class ShopContext:
                 socket_timeout=settings.redis_socket_timeout_s,
                 socket_connect_timeout=settings.redis_socket_timeout_s,
             )
-            closers.append(client.close)
+            owned.append(client.close)
             seen = seen or RedisSeenStore(client)
             counters = counters or RedisCounterStore(
                 client, retain_s=settings.webhook_rate_window_s + settings.webhook_metrics_bucket_s
             )
         if http_client is None:
             http_client = httpx.Client(timeout=settings.provider_api_timeout_s)
-            closers.append(http_client.close)
+            owned.append(http_client.close)
 
         jobs = ShopJobs(broker, settings)
         service = ShopService(
@@ -105,9 +106,11 @@ class ShopContext:
         metrics = WebhookMetrics(
             counters,
             bucket_s=settings.webhook_metrics_bucket_s,
+            flush_interval_s=settings.webhook_metrics_flush_s,
             on_error=lambda exc: log.warning("webhook metrics not recorded: %s", exc),
         )
-        inbox = Inbox(sessions, clock=clock)
+        inbox_engine = make_engine(settings, autocommit=True)
+        inbox = Inbox(inbox_engine, clock=clock)
         api = ProviderApi(
             _endpoints(settings),
             attempts=settings.provider_api_attempts,
@@ -123,16 +126,19 @@ class ShopContext:
             metrics=metrics,
             clock=clock,
         )
+        handoff = Handoff(jobs.enqueue_webhook)
         intake = WebhookIntake(
             _verifiers(settings, http_client),
             seen=seen,
             inbox=inbox,
-            enqueue=jobs.enqueue_webhook,
+            enqueue=handoff.submit,
             metrics=metrics,
             dedup_ttl_s=settings.webhook_dedup_ttl_s,
             max_body_bytes=settings.webhook_max_body_bytes,
         )
         jobs.attach(service, processor)
+        # In order: enqueue what is buffered, flush counters, then release connections.
+        closers = [handoff.close, metrics.close, inbox_engine.dispose, *owned]
         return cls(
             settings,
             engine,
@@ -160,7 +166,7 @@ class ShopContext:
             client.ping()
 
     def close(self) -> None:
-        for close in reversed(self._closers):
+        for close in self._closers:
             close()
         self.broker.close()
         self.engine.dispose()

@@ -45,10 +45,18 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(settings: ShopSettings) -> Engine:
-    """An engine for ``settings.database_url`` with timeouts from the settings."""
+def make_engine(settings: ShopSettings, *, autocommit: bool = False) -> Engine:
+    """An engine for ``settings.database_url`` with timeouts from the settings.
+
+    The default engine checks each pooled connection before use (``pool_pre_ping``), so a
+    database restart costs no failed request. ``autocommit=True`` makes an engine for single
+    statements on a hot path: no transaction, no pre-ping round trip; its callers retry once on
+    a dropped connection instead (see :class:`resilience.webhooks.inbox.Inbox`).
+    """
     url = normalise_url(settings.database_url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"pool_pre_ping": not autocommit}
+    if autocommit:
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {
             "check_same_thread": False,

@@ -80,6 +80,9 @@ class ShopSettings(BaseSettings):
     webhook_dedup_ttl_s: float = Field(default=300.0, gt=0)
     webhook_metrics_bucket_s: float = Field(default=60.0, gt=0)
     webhook_rate_window_s: float = Field(default=3600.0, gt=0)
+    webhook_metrics_flush_s: float = Field(
+        default=0.5, ge=0, description="how often buffered webhook counters go to Redis"
+    )
     # Webhooks: processing
     webhooks_queue: str = Field(default="webhooks", min_length=1)
     webhook_max_attempts: int = Field(default=5, ge=1)

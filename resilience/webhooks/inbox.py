@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.expression import Executable
 
 from resilience.webhooks.delivery import VerifiedDelivery
 from resilience.webhooks.models import EventStatus, WebhookEvent
@@ -16,16 +17,29 @@ __all__ = ["Inbox"]
 
 
 class Inbox:
-    """Stores verified deliveries; the unique constraint makes storing idempotent."""
+    """Stores verified deliveries; the unique constraint makes storing idempotent.
+
+    Parameters:
+        engine: an autocommit engine (:func:`resilience.shop.db.make_engine` with
+            ``autocommit=True``): one statement per delivery, no transaction round trips.
+        clock: current UTC time.
+    """
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._sessions = sessions
+        self._engine = engine
         self._clock = clock
+        # Built once: constructing a statement per delivery costs more than executing it.
+        if engine.dialect.name == "postgresql":
+            pg = postgresql.insert(WebhookEvent).on_conflict_do_nothing()
+            self._insert: Executable = pg.returning(WebhookEvent.id)
+        else:
+            lite = sqlite.insert(WebhookEvent).on_conflict_do_nothing()
+            self._insert = lite.returning(WebhookEvent.id)
 
     def store(self, delivery: VerifiedDelivery) -> tuple[int, bool]:
         """Store ``delivery``; returns ``(event row id, created)``.
@@ -34,38 +48,45 @@ class Inbox:
         any time): the caller acknowledges it and does nothing else.
         """
         now = self._clock()
+        values = {
+            "provider": delivery.provider,
+            "event_id": delivery.event_id,
+            "event_type": delivery.event_type,
+            "payload": delivery.payload.decode("utf-8"),
+            "status": EventStatus.RECEIVED.value,
+            "attempts": 0,
+            "received_at": now,
+            "updated_at": now,
+        }
+        # One statement in autocommit: INSERT ... ON CONFLICT DO NOTHING RETURNING id. This is the
+        # hot path of intake; the unique constraint decides, even between concurrent requests.
+        # The statement is idempotent, so a connection dropped by a database restart is retried
+        # once on a fresh one instead of paying a pre-ping round trip on every delivery.
         try:
-            with self._sessions.begin() as session:
-                event = WebhookEvent(
-                    provider=delivery.provider,
-                    event_id=delivery.event_id,
-                    event_type=delivery.event_type,
-                    payload=delivery.payload.decode("utf-8"),
-                    status=EventStatus.RECEIVED.value,
-                    attempts=0,
-                    received_at=now,
-                    updated_at=now,
-                )
-                session.add(event)
-                session.flush()
-                return event.id, True
-        except IntegrityError:
-            with self._sessions() as session:
-                existing = session.scalar(
-                    select(WebhookEvent.id).where(
-                        WebhookEvent.provider == delivery.provider,
-                        WebhookEvent.event_id == delivery.event_id,
-                    )
-                )
-            if existing is None:  # the violation was something else
+            return self._store(values, delivery)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
                 raise
+            return self._store(values, delivery)
+
+    def _store(self, values: dict[str, object], delivery: VerifiedDelivery) -> tuple[int, bool]:
+        with self._engine.connect() as connection:
+            inserted = connection.execute(self._insert, values).scalar()
+            if inserted is not None:
+                return inserted, True
+            existing = connection.execute(
+                select(WebhookEvent.id).where(
+                    WebhookEvent.provider == delivery.provider,
+                    WebhookEvent.event_id == delivery.event_id,
+                )
+            ).scalar_one()
             return existing, False
 
     def stale_received(self, *, received_before: datetime, limit: int = 1000) -> list[int]:
         """Events still waiting for their first processing (their job was never enqueued)."""
-        with self._sessions() as session:
+        with self._engine.connect() as connection:
             return list(
-                session.scalars(
+                connection.scalars(
                     select(WebhookEvent.id)
                     .where(
                         WebhookEvent.status == EventStatus.RECEIVED.value,

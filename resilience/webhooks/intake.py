@@ -38,6 +38,7 @@ class IntakeResult:
     event_id: str
     event_type: str
     layer: str | None = None  # "cache" or "inbox" for a duplicate
+    row_id: int | None = None  # the inbox row of an accepted event
 
 
 class WebhookIntake:
@@ -47,7 +48,8 @@ class WebhookIntake:
         verifiers: provider name -> verifier.
         seen: the anti-loop cache (dedup layer 1).
         inbox: the event store (dedup layer 2).
-        enqueue: hands a stored event's row id to the processing job.
+        enqueue: hands a stored event's row id to the processing job (the service passes a
+            :class:`~resilience.webhooks.handoff.Handoff`, so the answer does not wait for it).
         metrics: counters.
         dedup_ttl_s: how long a delivery is remembered by the anti-loop cache.
         max_body_bytes: larger bodies are refused (413).
@@ -118,11 +120,16 @@ class WebhookIntake:
                 IntakeOutcome.DUPLICATE, provider, delivery.event_id, delivery.event_type, "inbox"
             )
         self._metrics.count("accepted", provider)
+        result = IntakeResult(
+            IntakeOutcome.ACCEPTED,
+            provider,
+            delivery.event_id,
+            delivery.event_type,
+            row_id=row_id,
+        )
         try:
             self._enqueue(row_id)
         except DispatchFailed as exc:
             # Stored is what matters to the provider; the worker's sweep enqueues it later.
             log.warning("%s; the event is stored and the sweep will enqueue it", exc)
-        return IntakeResult(
-            IntakeOutcome.ACCEPTED, provider, delivery.event_id, delivery.event_type
-        )
+        return result

@@ -3,6 +3,10 @@
 Counters live in a :class:`CounterStore`: Redis in production, so ``/metrics`` on any API process
 shows what the workers did too; memory in unit tests. Each count also lands in a time bucket so
 rates over a sliding window (the dedup hit rate the webhook-loop runbook reads) can be computed.
+
+Counting is off the request path: :class:`WebhookMetrics` adds to an in-process buffer that a
+background thread flushes every ``flush_interval_s`` in one round trip (reads in the same process
+flush first, so they see their own counts; other processes see them within one interval).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 import redis
@@ -42,11 +46,12 @@ COUNTERS = {
 }
 
 Key = tuple[str, str, str]  # (counter, provider, reason)
+Counts = Mapping[tuple[Key, int], int]  # (key, time bucket) -> amount
 
 
 class CounterStore(Protocol):
-    def incr(self, key: Key, bucket: int) -> None:
-        """Add 1 to the total of ``key`` and to its count in time bucket ``bucket``."""
+    def add(self, counts: Counts) -> None:
+        """Add each amount to its key's total and to its count in its time bucket."""
 
     def totals(self) -> dict[Key, int]:
         """Every counter's total since the store began."""
@@ -73,10 +78,11 @@ class MemoryCounterStore:
         self._buckets: dict[int, dict[Key, int]] = defaultdict(lambda: defaultdict(int))
         self._lock = threading.Lock()
 
-    def incr(self, key: Key, bucket: int) -> None:
+    def add(self, counts: Counts) -> None:
         with self._lock:
-            self._totals[key] += 1
-            self._buckets[bucket][key] += 1
+            for (key, bucket), n in counts.items():
+                self._totals[key] += n
+                self._buckets[bucket][key] += n
 
     def totals(self) -> dict[Key, int]:
         with self._lock:
@@ -101,13 +107,15 @@ class RedisCounterStore:
         self._prefix = prefix
         self._retain_s = max(1, math.ceil(retain_s))
 
-    def incr(self, key: Key, bucket: int) -> None:
-        field = _field(key)
-        bucket_key = f"{self._prefix}bucket:{bucket}"
+    def add(self, counts: Counts) -> None:
+        if not counts:
+            return
         with self._client.pipeline(transaction=False) as pipe:
-            pipe.hincrby(f"{self._prefix}totals", field, 1)
-            pipe.hincrby(bucket_key, field, 1)
-            pipe.expire(bucket_key, self._retain_s)
+            for (key, bucket), n in counts.items():
+                bucket_key = f"{self._prefix}bucket:{bucket}"
+                pipe.hincrby(f"{self._prefix}totals", _field(key), n)
+                pipe.hincrby(bucket_key, _field(key), n)
+                pipe.expire(bucket_key, self._retain_s)
             pipe.execute()
 
     def totals(self) -> dict[Key, int]:
@@ -132,8 +140,10 @@ class WebhookMetrics:
     Parameters:
         store: where counts live.
         bucket_s: width of one time bucket; rates are exact to one bucket.
+        flush_interval_s: how often buffered counts go to the store; 0 writes each count at once.
         clock: current Unix time.
-        on_error: called when the store fails; counting never breaks intake.
+        on_error: called when the store fails (the counts stay buffered for the next flush);
+            without it, a failing store raises from :meth:`count`/:meth:`flush`.
     """
 
     def __init__(
@@ -141,30 +151,77 @@ class WebhookMetrics:
         store: CounterStore,
         *,
         bucket_s: float = 60.0,
+        flush_interval_s: float = 0.0,
         clock: Callable[[], float] = time.time,
         on_error: Callable[[Exception], None] | None = None,
     ) -> None:
         if bucket_s <= 0:
             raise ValueError(f"bucket_s={bucket_s!r}: must be positive")
+        if flush_interval_s < 0:
+            raise ValueError(f"flush_interval_s={flush_interval_s!r}: must be 0 or more")
         self._store = store
         self._bucket_s = bucket_s
+        self._flush_interval_s = flush_interval_s
         self._clock = clock
         self._on_error = on_error
+        self._pending: dict[tuple[Key, int], int] = defaultdict(int)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
 
     def count(self, name: str, provider: str, reason: str = "") -> None:
         if name not in COUNTERS:
             raise ValueError(f"unknown counter {name!r}; known: {', '.join(COUNTERS)}")
+        bucket = int(self._clock() // self._bucket_s)
+        with self._lock:
+            self._pending[((name, provider, reason), bucket)] += 1
+        if self._flush_interval_s == 0:
+            self.flush()
+        elif self._flusher is None:
+            self._start_flusher()
+
+    def flush(self) -> None:
+        """Send buffered counts to the store now."""
+        with self._lock:
+            pending, self._pending = self._pending, defaultdict(int)
+        if not pending:
+            return
         try:
-            self._store.incr((name, provider, reason), int(self._clock() // self._bucket_s))
+            self._store.add(pending)
         except (redis.RedisError, OSError) as exc:
+            with self._lock:  # keep them for the next flush
+                for item, n in pending.items():
+                    self._pending[item] += n
             if self._on_error is None:
                 raise
             self._on_error(exc)
 
+    def _start_flusher(self) -> None:
+        with self._lock:
+            if self._flusher is not None:
+                return
+            self._flusher = threading.Thread(
+                target=self._flush_forever, name="webhook-metrics", daemon=True
+            )
+        self._flusher.start()
+
+    def _flush_forever(self) -> None:
+        while not self._stop.wait(self._flush_interval_s):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the flusher and flush what is left."""
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout=5)
+        self.flush()
+
     def totals(self) -> dict[Key, int]:
+        self.flush()
         return self._store.totals()
 
     def in_window(self, window_s: float) -> dict[Key, int]:
+        self.flush()
         last = int(self._clock() // self._bucket_s)
         first = int((self._clock() - window_s) // self._bucket_s) + 1
         return self._store.window(range(first, last + 1))

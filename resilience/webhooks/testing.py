@@ -66,9 +66,7 @@ def paypal_identity(
     return PayPalIdentity(key, cert)
 
 
-def stripe_event(
-    event_type: str, obj: Mapping[str, Any], *, event_id: str | None = None
-) -> bytes:
+def stripe_event(event_type: str, obj: Mapping[str, Any], *, event_id: str | None = None) -> bytes:
     """A Stripe event body: ``{"id", "object": "event", "type", "data": {"object": obj}}``."""
     return json.dumps(
         {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import anyio
 import redis
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,7 +23,7 @@ router = APIRouter(tags=["webhooks"])
 
 
 @router.post("/webhooks/{provider}", response_model=None)
-async def receive_webhook(provider: str, request: Request) -> Response | dict[str, object]:
+async def receive_webhook(provider: str, request: Request) -> Response:
     """Verify, deduplicate, store and acknowledge one delivery; a job applies it later."""
     ctx: ShopContext = request.app.state.ctx
     intake = ctx.intake
@@ -36,9 +37,8 @@ async def receive_webhook(provider: str, request: Request) -> Response | dict[st
         )
     try:
         body = await _read_limited(request, provider, intake.max_body_bytes)
-        result = await anyio.to_thread.run_sync(
-            intake.receive, provider, body, dict(request.headers)
-        )
+        headers = dict(request.headers)
+        result = await anyio.to_thread.run_sync(lambda: intake.receive(provider, body, headers))
     except WebhookRejected as exc:
         if isinstance(exc, PayloadInvalid) and exc.reason == "body_too_large":
             ctx.metrics.count("received", provider)
@@ -51,13 +51,14 @@ async def receive_webhook(provider: str, request: Request) -> Response | dict[st
             f"the event could not be stored ({type(exc).__name__}); retry later",
             headers={"Retry-After": "5"},
         )
-    return {
+    content = {
         "status": result.outcome.value,
         "provider": result.provider,
         "event_id": result.event_id,
         "event_type": result.event_type,
         "duplicate_of": result.layer,
     }
+    return JSONResponse(content)
 
 
 async def _read_limited(request: Request, provider: str, limit: int) -> bytes:
