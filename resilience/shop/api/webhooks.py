@@ -6,6 +6,8 @@ signatures are computed over exactly what the provider sent.
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 import redis
 from fastapi import APIRouter, Request, Response
@@ -18,6 +20,8 @@ from resilience.shop.api.errors import error_response
 from resilience.shop.context import ShopContext
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["webhooks"])
 
@@ -41,6 +45,7 @@ async def receive_webhook(provider: str, request: Request) -> Response:
         result = await anyio.to_thread.run_sync(lambda: intake.receive(provider, body, headers))
     except WebhookRejected as exc:
         if isinstance(exc, PayloadInvalid) and exc.reason == "body_too_large":
+            log.warning("%s", exc)  # refused while reading, before the intake saw it
             ctx.metrics.count("received", provider)
             ctx.metrics.count("rejected", provider, exc.reason)
         return error_response(exc.http_status, exc.reason, str(exc), {"provider": provider})

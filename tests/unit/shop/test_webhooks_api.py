@@ -5,6 +5,7 @@ flows on PostgreSQL, Redis and a real HTTP provider."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -293,7 +294,9 @@ def test_bad_deliveries_store_nothing(
     headers: dict[str, str],
     status: int,
     code: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     signature = headers.get("Stripe-Signature", "")
     if signature == "sign":
         headers = {"Stripe-Signature": stripe_sig.sign(body, STRIPE_SECRET)}
@@ -306,6 +309,8 @@ def test_bad_deliveries_store_nothing(
     assert r.status_code == status, r.text
     assert r.json()["error"]["code"] == code
     assert STRIPE_SECRET not in r.text
+    assert STRIPE_SECRET not in caplog.text
+    assert code in caplog.text  # the rejection is logged, with its reason
     assert count(ctx, WebhookEvent) == 0
     assert ctx.metrics.totals()[("rejected", "stripe", code)] == 1
 
