@@ -6,14 +6,19 @@ misbehaved); 2 a scenario errored (the harness could not run it) or bad usage.
 
 from __future__ import annotations
 
+import json
 import platform
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from harness import __version__
+from harness.errors import ScenarioInvalid
+from harness.scenario.loader import LoadedScenario, load_scenarios
+from harness.scenario.schema import scenario_schema
 
 __all__ = ["app", "main"]
 
@@ -52,6 +57,57 @@ def _root(
 def version() -> None:
     """Print the version of chaosgate and of the Python running it."""
     out.print(f"chaosgate {__version__} (Python {platform.python_version()}, {platform.system()})")
+
+
+def _load(paths: list[Path] | None) -> tuple[list[LoadedScenario], list[ScenarioInvalid]]:
+    try:
+        return load_scenarios(paths or [Path("scenarios")])
+    except ScenarioInvalid as missing:  # a path that does not exist
+        return [], [missing]
+
+
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="scenario files or directories (default: scenarios)")
+    ] = None,
+) -> None:
+    """Check scenario files against the schema; print every problem with its line. Exit 2 if any."""
+    loaded, broken = _load(paths)
+    for item in loaded:
+        out.print(f"ok   {item.path}  ({item.scenario.id})", highlight=False)
+    for problem in broken:
+        err.print(f"bad  {problem}", highlight=False, soft_wrap=True)
+    if broken:
+        raise typer.Exit(EXIT_ERRORED)
+    if not loaded:
+        err.print("error: no scenario files found (*.yaml, *.yml)", highlight=False)
+        raise typer.Exit(EXIT_ERRORED)
+
+
+@app.command("list")
+def list_scenarios(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="scenario files or directories (default: scenarios)")
+    ] = None,
+) -> None:
+    """List the scenarios: id, title, the runbook each verifies, its file."""
+    loaded, broken = _load(paths)
+    table = Table("id", "title", "runbook", "file")
+    for item in loaded:
+        s = item.scenario
+        table.add_row(s.id, s.title, s.runbook or "-", str(item.path))
+    out.print(table)
+    for problem in broken:
+        err.print(f"bad  {problem}", highlight=False, soft_wrap=True)
+    if broken:
+        raise typer.Exit(EXIT_ERRORED)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (also published as docs/scenario.schema.json)."""
+    typer.echo(json.dumps(scenario_schema(), indent=2))
 
 
 @app.command()

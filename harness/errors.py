@@ -5,6 +5,7 @@ means the harness could not do its job (a scenario *errored*, exit code 2), as o
 system under test misbehaving (a scenario *failed*, exit code 1)::
 
     HarnessError
+    ├── ScenarioInvalid                a scenario file is broken (every problem, with its line)
     └── ProvisionError                 a service could not be started or stopped
         ├── MissingBinary              a program is not installed
         ├── PortInUse                  a port the harness needs is taken
@@ -20,12 +21,33 @@ __all__ = [
     "PortInUse",
     "ProcessExited",
     "ProvisionError",
+    "ScenarioInvalid",
     "ServiceNeverReady",
 ]
 
 
 class HarnessError(Exception):
     """Base of every error that the harness raises on purpose."""
+
+
+class ScenarioInvalid(HarnessError):
+    """A scenario file cannot be used.
+
+    Attributes:
+        path: the file.
+        problems: every problem found, as ``(yaml path, line or None, message)``.
+    """
+
+    def __init__(self, path: str, problems: list[tuple[str, int | None, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = [
+            f"  {path}{f':{line}' if line else ''}: {where or '(file)'}: {message}"
+            for where, line, message in problems
+        ]
+        super().__init__(
+            f"{path}: {len(problems)} problem(s) in the scenario file:\n" + "\n".join(lines)
+        )
 
 
 class ProvisionError(HarnessError):

@@ -1,0 +1,251 @@
+"""Recipes for the dependencies every system has: Redis, PostgreSQL and Toxiproxy as local
+processes.
+
+Each starts on a free loopback port in a directory of its own, is checked until it answers, and
+is stopped — its whole process group — whatever happened. The local provisioner uses them for
+services of ``kind: redis | postgres | toxiproxy``; the test suite uses them as fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+
+from harness.errors import PortInUse, ProcessExited, ProvisionError
+from harness.provision.binaries import find_binary
+from harness.provision.process import ManagedProcess, free_port, port_is_open
+
+__all__ = ["HOST", "PostgresServer", "RedisServer", "ToxiproxyServer"]
+
+HOST = "127.0.0.1"
+READY_TIMEOUT_S = 30.0
+PORT_ATTEMPTS = 3
+
+
+def _start_on_free_port(
+    make: Callable[[int], ManagedProcess], ready: Callable[[int], bool], what: str
+) -> tuple[ManagedProcess, int]:
+    """Start a server on a free port; retry on a new port if another process took it first."""
+    last: ProvisionError | None = None
+    for _ in range(PORT_ATTEMPTS):
+        port = free_port(HOST)
+        proc = make(port)
+        proc.start()
+        try:
+            proc.wait_ready(partial(ready, port), timeout_s=READY_TIMEOUT_S, describe=what)
+            return proc, port
+        except ProcessExited as exc:
+            proc.stop()
+            if "in use" not in exc.log_tail.lower():
+                raise
+            last = PortInUse(HOST, port)
+        except BaseException:
+            proc.stop()
+            raise
+    assert last is not None
+    raise last
+
+
+@dataclass
+class RedisServer:
+    directory: Path
+    process: ManagedProcess | None = None
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = find_binary("redis-server")
+
+        def make(port: int) -> ManagedProcess:
+            argv = [
+                str(binary),
+                "--port",
+                str(port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+                "--protected-mode",
+                "yes",
+            ]
+            return ManagedProcess("redis", argv, log_path=self.directory / "redis.log")
+
+        def ping(port: int) -> bool:
+            try:
+                with redis.Redis(host=HOST, port=port, socket_timeout=0.5) as client:
+                    return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        self.process, self.port = _start_on_free_port(make, ping, "PING answers PONG")
+        return self
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (initdb) listening on loopback only.
+
+    PostgreSQL refuses to run as root; when the tests run as root the cluster belongs to the
+    ``postgres`` user that Debian's package creates.
+    """
+
+    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cg-pg-")))
+    process: ManagedProcess | None = None
+    port: int = 0
+    user: str | None = None
+
+    def admin_url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://{self.role}@{HOST}:{self.port}/{database}"
+
+    @property
+    def role(self) -> str:
+        return self.user or pwd.getpwuid(os.getuid()).pw_name
+
+    def start(self) -> PostgresServer:
+        initdb, postgres = find_binary("initdb"), find_binary("postgres")
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                raise ProvisionError(
+                    "PostgreSQL cannot run as root and there is no 'postgres' user; "
+                    "apt-get install postgresql creates it, or run the tests as another user"
+                ) from None
+            self.user = "postgres"
+            shutil.chown(self.directory, user="postgres")
+        data = self.directory / "data"
+        result = subprocess.run(
+            [
+                str(initdb),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                self.role,
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            user=self.user,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ProvisionError(f"initdb failed ({result.returncode}): {result.stderr.strip()}")
+
+        def make(port: int) -> ManagedProcess:
+            argv = [
+                str(postgres),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-h",
+                HOST,
+                "-k",
+                str(self.directory),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ]
+            return ManagedProcess(
+                "postgres",
+                argv,
+                log_path=self.directory / "postgres.log",
+                user=self.user,
+                # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to leave.
+                stop_signal=signal.SIGINT,
+            )
+
+        def accepts(port: int) -> bool:
+            if not port_is_open(HOST, port):
+                return False
+            try:
+                with psycopg.connect(
+                    host=HOST, port=port, user=self.role, dbname="postgres", connect_timeout=1
+                ):
+                    return True
+            except psycopg.OperationalError:
+                return False
+
+        self.process, self.port = _start_on_free_port(make, accepts, "a connection succeeds")
+        return self
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(
+            host=HOST, port=self.port, user=self.role, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.admin_url(name)
+
+    def stop(self) -> None:
+        try:
+            if self.process:
+                self.process.stop()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass
+class ToxiproxyServer:
+    directory: Path
+    process: ManagedProcess | None = None
+    port: int = 0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> ToxiproxyServer:
+        binary = find_binary("toxiproxy-server")
+
+        def make(port: int) -> ManagedProcess:
+            argv = [str(binary), "-host", HOST, "-port", str(port)]
+            return ManagedProcess("toxiproxy", argv, log_path=self.directory / "toxiproxy.log")
+
+        def answers(port: int) -> bool:
+            try:
+                return httpx.get(f"http://{HOST}:{port}/version", timeout=0.5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        self.process, self.port = _start_on_free_port(make, answers, "GET /version answers 200")
+        return self
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()

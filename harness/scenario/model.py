@@ -1,0 +1,217 @@
+"""The scenario model: what a scenario file may say, validated field by field.
+
+These pydantic models are the single definition of the format: the loader validates against
+them, and ``chaosgate schema`` publishes the JSON Schema generated from them. Every duration is
+in seconds and says so in its name (``*_s``); the run's time scale multiplies them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Check",
+    "CommandProbe",
+    "Expect",
+    "HttpProbe",
+    "Probe",
+    "Proxy",
+    "ReadyCheck",
+    "RedisProbe",
+    "Scenario",
+    "Service",
+    "SqlProbe",
+]
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+Seconds = Annotated[float, Field(ge=0)]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReadyCheck(_Model):
+    """How the harness knows a service is up: exactly one of ``http``, ``tcp``, ``command``."""
+
+    http: str | None = Field(default=None, description="path answered with 2xx on the service port")
+    tcp: bool | None = Field(default=None, description="the service port accepts connections")
+    command: list[str] | None = Field(default=None, min_length=1, description="exits 0")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReadyCheck:
+        given = [k for k in ("http", "tcp", "command") if getattr(self, k) not in (None, False)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of http, tcp, command (got {given or 'none'})")
+        return self
+
+
+class Service(_Model):
+    """One service of the system under test.
+
+    ``kind: process`` runs ``command``; ``redis``, ``postgres`` and ``toxiproxy`` are recipes the
+    provisioner knows (a local process, or a container in the Docker backend). Strings may use
+    ``${...}`` references to other services, proxies and the run (see the loader).
+    """
+
+    kind: Literal["process", "redis", "postgres", "toxiproxy"] = "process"
+    command: list[str] | None = Field(default=None, min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    depends_on: list[Name] = Field(default_factory=list)
+    ready: ReadyCheck | None = None
+    ready_timeout_s: PositiveSeconds = 30.0
+    stop_signal: Literal["TERM", "INT", "KILL"] = "TERM"
+    stop_timeout_s: PositiveSeconds = 10.0
+
+    @model_validator(mode="after")
+    def _command_matches_kind(self) -> Service:
+        if self.kind == "process" and self.command is None:
+            raise ValueError("a service of kind 'process' needs a command")
+        if self.kind != "process" and self.command is not None:
+            raise ValueError(f"a service of kind {self.kind!r} takes no command")
+        return self
+
+
+class Proxy(_Model):
+    """A Toxiproxy proxy in front of a service; the system is pointed at the proxy."""
+
+    upstream: Name = Field(description="the service whose port the proxy forwards to")
+
+
+class HttpProbe(_Model):
+    type: Literal["http"]
+    service: Name
+    path: str = "/"
+    method: Literal["GET", "POST", "PUT", "DELETE"] = "GET"
+    json_body: Any = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_path: str | None = Field(
+        default=None, description="dotted path into the JSON answer; else the value is the status"
+    )
+    timeout_s: PositiveSeconds = 5.0
+
+
+class CommandProbe(_Model):
+    type: Literal["command"]
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    regex: str | None = Field(
+        default=None,
+        description="the value is group 1 (or the whole match) of this regex on the output; "
+        "else the exit code",
+    )
+    timeout_s: PositiveSeconds = 30.0
+
+    @model_validator(mode="after")
+    def _regex_compiles(self) -> CommandProbe:
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex {self.regex!r} does not compile: {exc}") from None
+        return self
+
+
+class SqlProbe(_Model):
+    type: Literal["sql"]
+    service: Name = Field(description="a service of kind postgres")
+    query: str = Field(min_length=1, description="the value is the first column of the first row")
+    timeout_s: PositiveSeconds = 5.0
+
+
+class RedisProbe(_Model):
+    type: Literal["redis"]
+    service: Name = Field(description="a service of kind redis")
+    command: list[str] = Field(min_length=1, description="e.g. [LLEN, dramatiq:orders]")
+    timeout_s: PositiveSeconds = 5.0
+
+
+Probe = Annotated[HttpProbe | CommandProbe | SqlProbe | RedisProbe, Field(discriminator="type")]
+
+
+class Expect(_Model):
+    """What a probe's value must be; every given condition must hold."""
+
+    equals: Any = None
+    min: float | None = None
+    max: float | None = None
+    matches: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Expect:
+        if self.equals is None and self.min is None and self.max is None and self.matches is None:
+            raise ValueError("give at least one of equals, min, max, matches")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class Check(_Model):
+    name: str = Field(min_length=1)
+    probe: Probe
+    expect: Expect
+
+
+class Scenario(_Model):
+    """One chaos scenario."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    title: str = Field(min_length=1)
+    description: str = ""
+    runbook: str | None = Field(default=None, description="path of the runbook it verifies")
+    services: dict[Name, Service] = Field(min_length=1)
+    proxies: dict[Name, Proxy] = Field(default_factory=dict)
+    steady_state: list[Check] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Scenario:
+        problems: list[str] = []
+        for name, service in self.services.items():
+            for dep in service.depends_on:
+                if dep not in self.services:
+                    problems.append(f"services.{name}.depends_on names unknown service {dep!r}")
+                if dep == name:
+                    problems.append(f"services.{name} depends on itself")
+        for name, proxy in self.proxies.items():
+            if proxy.upstream not in self.services:
+                problems.append(f"proxies.{name}.upstream names unknown service {proxy.upstream!r}")
+        if self.proxies and not any(s.kind == "toxiproxy" for s in self.services.values()):
+            problems.append("proxies need a service of kind toxiproxy")
+        for i, check in enumerate(self.steady_state):
+            target = getattr(check.probe, "service", None)
+            if target is not None and target not in self.services:
+                problems.append(f"steady_state.{i}.probe.service names unknown service {target!r}")
+        cycle = _cycle(self.services)
+        if cycle:
+            problems.append(f"services depend on each other in a cycle: {' -> '.join(cycle)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _cycle(services: dict[str, Service]) -> list[str]:
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        state[name] = 1
+        path.append(name)
+        for dep in services[name].depends_on:
+            if dep not in services or dep == name:
+                continue
+            if state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep]
+            if dep not in state and (found := visit(dep)):
+                return found
+        path.pop()
+        state[name] = 2
+        return []
+
+    for name in services:
+        if name not in state and (found := visit(name)):
+            return found
+    return []

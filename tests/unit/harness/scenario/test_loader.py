@@ -1,0 +1,179 @@
+"""Scenario files: valid ones load into frozen models; broken ones report every problem with its
+YAML path and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from harness.cli import EXIT_ERRORED, app
+from harness.errors import ScenarioInvalid
+from harness.scenario import load_scenario, load_scenarios
+from harness.scenario.schema import scenario_schema
+
+ROOT = Path(__file__).resolve().parents[4]
+
+VALID = """\
+id: redis-latency
+title: Redis latency during intake
+runbook: runbooks/webhook-loop.md
+services:
+  redis:
+    kind: redis
+  toxiproxy:
+    kind: toxiproxy
+  api:
+    command: [shop, serve, --port, "${services.api.port}"]
+    env:
+      REDIS_URL: "${proxies.redis.url}"
+    depends_on: [redis, toxiproxy]
+    ready: {http: /health}
+proxies:
+  redis: {upstream: redis}
+steady_state:
+  - name: api is healthy
+    probe: {type: http, service: api, path: /health}
+    expect: {equals: 200}
+  - name: queue is short
+    probe: {type: redis, service: redis, command: [LLEN, "dramatiq:orders"]}
+    expect: {max: 10}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_valid_scenario_loads_into_frozen_models(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, VALID))
+    assert scenario.id == "redis-latency"
+    assert scenario.services["api"].depends_on == ["redis", "toxiproxy"]
+    assert scenario.steady_state[1].probe.type == "redis"
+    with pytest.raises(ValidationError):
+        scenario.services["api"].ready_timeout_s = 1  # type: ignore[misc]
+
+
+def test_every_problem_is_reported_with_path_and_line(tmp_path: Path) -> None:
+    broken = """\
+id: Bad Id
+title: ""
+services:
+  api:
+    env: {A: 1}
+    ready_timeout_s: -1
+    colour: blue
+  db:
+    kind: postgres
+    command: [postgres]
+  worker:
+    env: {}
+steady_state:
+  - name: x
+    probe: {type: http, service: api, path: 7}
+    expect: {}
+  - name: y
+    probe: {type: gopher, service: api}
+    expect: {equals: 1}
+"""
+    with pytest.raises(ScenarioInvalid) as info:
+        load_scenario(write(tmp_path, broken))
+    found = {(where, line) for where, line, _ in info.value.problems}
+    assert ("id", 1) in found
+    assert ("title", 2) in found
+    assert ("services.api.env.A", 5) in found
+    assert ("services.api.ready_timeout_s", 6) in found
+    assert ("services.api.colour", 7) in found
+    assert ("services.db", 8) in found  # kind postgres takes no command
+    assert ("services.worker", 11) in found  # kind process needs a command
+    assert ("steady_state.0.probe.path", 15) in found
+    assert ("steady_state.0.expect", 16) in found
+    assert ("steady_state.1.probe", 18) in found
+    text = str(info.value)
+    assert "s.yaml:7: services.api.colour: Extra inputs are not permitted" in text
+    assert "type" in next(m for w, _, m in info.value.problems if w == "steady_state.1.probe")
+
+
+def test_references_and_cycles_are_checked(tmp_path: Path) -> None:
+    text = VALID.replace("depends_on: [redis, toxiproxy]", "depends_on: [redis, queue]")
+    text = text.replace("upstream: redis", "upstream: cache")
+    text += (
+        "  - name: z\n"
+        "    probe: {type: sql, service: pg, query: select 1}\n"
+        "    expect: {equals: 1}\n"
+    )
+    with pytest.raises(ScenarioInvalid) as info:
+        load_scenario(write(tmp_path, text))
+    message = str(info.value)
+    assert "depends_on names unknown service 'queue'" in message
+    assert "upstream names unknown service 'cache'" in message
+    assert "steady_state.2.probe.service names unknown service 'pg'" in message
+
+    cyclic = VALID.replace("kind: redis", "kind: redis\n    depends_on: [api]")
+    with pytest.raises(
+        ScenarioInvalid, match=r"cycle: (api -> redis -> api|redis -> api -> redis)"
+    ):
+        load_scenario(write(tmp_path, cyclic))
+
+
+def test_duplicate_keys_are_problems_not_silent(tmp_path: Path) -> None:
+    text = VALID.replace("title: Redis latency during intake", "title: A\ntitle: B")
+    with pytest.raises(ScenarioInvalid) as info:
+        load_scenario(write(tmp_path, text))
+    assert ("title", 3, "duplicate key 'title' (an earlier value would be ignored)") in (
+        info.value.problems
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        ("id: [unclosed", "not valid YAML"),
+        ("- a\n- b\n", "a scenario file is a mapping"),
+    ],
+)
+def test_unparsable_files(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ScenarioInvalid, match=message):
+        load_scenario(write(tmp_path, text))
+
+
+def test_directories_load_all_and_keep_going_past_broken_files(tmp_path: Path) -> None:
+    write(tmp_path, VALID, "a.yaml")
+    write(tmp_path, "id: x\n", "b.yml")
+    write(tmp_path, VALID, "c.yaml")  # same id as a.yaml
+    write(tmp_path, "not a scenario", "notes.txt")
+    loaded, broken = load_scenarios([tmp_path])
+    assert [item.path.name for item in loaded] == ["a.yaml"]
+    assert sorted(Path(b.path).name for b in broken) == ["b.yml", "c.yaml"]
+    assert "already used by" in str(next(b for b in broken if b.path.endswith("c.yaml")))
+
+
+def test_cli_validate_and_list(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = write(tmp_path, VALID, "good.yaml")
+    result = runner.invoke(app, ["validate", str(good)])
+    assert result.exit_code == 0
+    assert "ok" in result.output
+    assert "redis-latency" in runner.invoke(app, ["list", str(good)]).output
+
+    bad = write(tmp_path, "id: x\ntitle: t\nservices: {}\n", "bad.yaml")
+    result = runner.invoke(app, ["validate", str(good), str(bad)])
+    assert result.exit_code == EXIT_ERRORED
+    assert "bad.yaml:3: services" in " ".join(result.output.split())
+
+    missing = runner.invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == EXIT_ERRORED
+    assert "no such file or directory" in missing.output
+
+
+def test_published_schema_matches_the_model() -> None:
+    published = json.loads((ROOT / "docs" / "scenario.schema.json").read_text())
+    assert published == scenario_schema(), "run: chaosgate schema > docs/scenario.schema.json"
+    assert published["additionalProperties"] is False
+    assert set(published["required"]) == {"id", "title", "services"}
