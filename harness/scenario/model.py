@@ -66,13 +66,18 @@ class Service(_Model):
     ready_timeout_s: PositiveSeconds = 30.0
     stop_signal: Literal["TERM", "INT", "KILL"] = "TERM"
     stop_timeout_s: PositiveSeconds = 10.0
+    database: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = Field(
+        default=None, description="kind postgres: a database to create; its url points at it"
+    )
 
     @model_validator(mode="after")
-    def _command_matches_kind(self) -> Service:
+    def _fields_match_kind(self) -> Service:
         if self.kind == "process" and self.command is None:
             raise ValueError("a service of kind 'process' needs a command")
         if self.kind != "process" and self.command is not None:
             raise ValueError(f"a service of kind {self.kind!r} takes no command")
+        if self.kind != "postgres" and self.database is not None:
+            raise ValueError("only a service of kind 'postgres' takes a database")
         return self
 
 

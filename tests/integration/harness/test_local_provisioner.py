@@ -1,0 +1,167 @@
+"""The local backend on real servers: dependency order, ${...} references, proxies in the path,
+and nothing left running — after success, a crash while starting, or a service never ready."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from harness.errors import ProcessExited, ProvisionError, ServiceNeverReady
+from harness.provision.local import LocalProvisioner, start_order
+from harness.provision.process import port_is_open
+from harness.scenario import Scenario
+
+PY = sys.executable
+# A tiny HTTP service that reports the environment it was given.
+ECHO_ENV = (
+    "import http.server, json, os, sys\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        body = json.dumps({k: v for k, v in os.environ.items() if k.startswith('CG_')})\n"
+    "        self.send_response(200); self.end_headers(); self.wfile.write(body.encode())\n"
+    "    def log_message(self, *a): pass\n"
+    "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
+)
+
+
+def scenario(**services: dict[str, object]) -> Scenario:
+    base: dict[str, object] = {
+        "redis": {"kind": "redis"},
+        "db": {"kind": "postgres", "database": "shop"},
+        "toxiproxy": {"kind": "toxiproxy"},
+        "app": {
+            "command": [PY, "-c", ECHO_ENV, "${services.app.port}"],
+            "env": {
+                "CG_REDIS": "${proxies.cache.url}",
+                "CG_DB": "${services.db.url}",
+                "CG_WINDOW": "${scaled:3600}",
+                "CG_SEED": "${run.seed}",
+            },
+            "ready": {"http": "/"},
+        },
+    }
+    base.update(services)
+    return Scenario.model_validate(
+        {
+            "id": "provisioning",
+            "title": "t",
+            "services": base,
+            "proxies": {"cache": {"upstream": "redis"}},
+        }
+    )
+
+
+def gone(pid: int | None) -> bool:
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split()[2] == "Z"
+
+
+def running_with(marker: str) -> list[int]:
+    """Live processes whose command line contains ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline and int(pid) != os.getpid() and not gone(int(pid)):
+            found.append(int(pid))
+    return found
+
+
+def server_pids() -> set[int]:
+    """Live Redis, PostgreSQL and Toxiproxy processes (the test session's own included)."""
+    pids = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in {"redis-server", "postgres", "toxiproxy-serve"} and not gone(int(pid)):
+            pids.add(int(pid))
+    return pids
+
+
+def test_start_order_follows_declared_and_referenced_dependencies() -> None:
+    order = start_order(scenario())
+    assert order.index("app") > max(order.index(n) for n in ("redis", "db", "toxiproxy"))
+
+
+def test_full_stack_starts_wired_and_stops_clean(tmp_path: Path) -> None:
+    provisioner = LocalProvisioner(seed=42, time_scale=0.01)
+    stack = provisioner.start(scenario(), tmp_path)
+    try:
+        app = stack.services["app"].endpoint
+        env = httpx.get(app.url, timeout=5).json()
+        proxy = stack.proxies["cache"]
+        assert env["CG_REDIS"] == f"redis://127.0.0.1:{proxy.port}/0"
+        assert env["CG_DB"].endswith("/shop")
+        assert (env["CG_WINDOW"], env["CG_SEED"]) == ("36", "42")
+
+        with redis.Redis.from_url(env["CG_REDIS"], socket_timeout=2) as through_proxy:
+            assert through_proxy.ping()
+        with psycopg.connect(env["CG_DB"]) as conn:
+            assert conn.execute("select current_database()").fetchone() == ("shop",)
+        assert stack.toxiproxy is not None
+        assert "cache" in stack.toxiproxy.proxies()
+    finally:
+        pids = [s.process.pid for s in stack.services.values() if s.process]
+        ports = [s.endpoint.port for s in stack.services.values()] + [stack.proxies["cache"].port]
+        assert provisioner.stop(stack) == []
+    assert all(gone(pid) for pid in pids)
+    assert not any(port_is_open("127.0.0.1", port) for port in ports)
+    assert (tmp_path / "services" / "db" / "postgres.log").exists()
+    assert (tmp_path / "services" / "redis" / "redis.log").exists()
+
+
+def test_a_service_that_crashes_while_starting_stops_the_rest(tmp_path: Path) -> None:
+    crash = {
+        "command": [PY, "-c", "import sys; print('boom: bad config'); sys.exit(3)"],
+        "depends_on": ["redis"],
+        "ready": {"tcp": True},
+    }
+    before = server_pids()
+    with pytest.raises(ProcessExited, match="boom: bad config"):
+        LocalProvisioner().start(scenario(broken=crash), tmp_path)
+    # Redis, PostgreSQL and Toxiproxy started before the crash; none of them is left.
+    assert server_pids() == before
+
+
+def test_a_service_never_ready_is_an_error_and_stops_the_rest(tmp_path: Path) -> None:
+    marker = "import time; time.sleep(61.2345)"
+    idle = {"command": [PY, "-c", marker], "ready": {"tcp": True}, "ready_timeout_s": 1}
+    with pytest.raises(
+        ServiceNeverReady, match=r"'idle' was not ready after 1 s \(port \d+ open\)"
+    ):
+        LocalProvisioner().start(
+            Scenario.model_validate({"id": "x", "title": "t", "services": {"idle": idle}}),
+            tmp_path,
+        )
+    assert running_with(marker) == []
+
+
+def test_missing_program_and_bad_reference_are_clear_errors(tmp_path: Path) -> None:
+    missing = {"command": ["no-such-program-cg", "--serve"]}
+    with pytest.raises(ProvisionError, match="'no-such-program-cg' is not installed"):
+        LocalProvisioner().start(
+            Scenario.model_validate({"id": "x", "title": "t", "services": {"a": missing}}), tmp_path
+        )
+    bad_ref = {"command": [PY, "-c", "pass"], "env": {"X": "${services.nope.url}"}}
+    with pytest.raises(
+        ProvisionError, match=r"services.a.env.X: cannot resolve \$\{services.nope.url\}"
+    ):
+        LocalProvisioner().start(
+            Scenario.model_validate({"id": "x", "title": "t", "services": {"a": bad_ref}}), tmp_path
+        )
