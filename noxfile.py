@@ -48,4 +48,4 @@ def bench(session: nox.Session) -> None:
 def chaos(session: nox.Session) -> None:
     """The chaos suite against the reference service; reports land in reports/."""
     session.install("-e", ".")
-    session.run("chaosgate", "run", "scenarios", *session.posargs)
+    session.run("chaosgate", "run", *(session.posargs or ["scenarios"]), "--report-dir", "reports")

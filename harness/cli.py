@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import platform
+import random
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +19,9 @@ from rich.table import Table
 
 from harness import __version__
 from harness.errors import ScenarioInvalid
+from harness.journal import RunRecord
+from harness.provision.local import LocalProvisioner
+from harness.run import ScenarioRunner
 from harness.scenario.loader import LoadedScenario, load_scenarios
 from harness.scenario.schema import scenario_schema
 
@@ -113,17 +118,85 @@ def schema() -> None:
 @app.command()
 def run(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="scenario files or directories")
+        list[Path] | None, typer.Argument(help="scenario files or directories (default: scenarios)")
     ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="drives every random choice; printed and recorded")
+    ] = None,
+    time_scale: Annotated[
+        float, typer.Option(min=0.001, help="multiplies every scenario time and ${scaled:...}")
+    ] = 1.0,
+    only: Annotated[
+        list[str] | None, typer.Option(help="run only the scenario with this id (repeatable)")
+    ] = None,
+    report_dir: Annotated[Path, typer.Option(help="where the run's journal and logs go")] = Path(
+        "reports"
+    ),
 ) -> None:
-    """Run the chaos scenarios in PATHS (the scenario engine is not built yet: exits 2)."""
-    named = ", ".join(str(p) for p in paths or []) or "none given"
-    err.print(
-        f"error: the scenario engine is not built yet, so no scenario ran (paths: {named}). "
-        "Until it lands, the reference service is checked by the test suite (`./run tests`).",
+    """Run chaos scenarios against their systems and write the run journal (JSON).
+
+    Exit 0 when every scenario passed, 1 when one failed, 2 when one errored or a file is broken.
+    """
+    loaded, broken = _load(paths)
+    if only:
+        unknown = set(only) - {item.scenario.id for item in loaded}
+        if unknown:
+            known = ", ".join(sorted(item.scenario.id for item in loaded)) or "none"
+            err.print(
+                f"error: --only {', '.join(sorted(unknown))}: no such scenario (known: {known})"
+            )
+            raise typer.Exit(EXIT_ERRORED)
+        loaded = [item for item in loaded if item.scenario.id in only]
+    for problem in broken:
+        err.print(f"bad  {problem}", highlight=False, soft_wrap=True)
+    if not loaded and not broken:
+        err.print("error: no scenario files found (*.yaml, *.yml)", highlight=False)
+        raise typer.Exit(EXIT_ERRORED)
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    run_id = time.strftime("run-%Y%m%d-%H%M%S")
+    run_dir = report_dir / run_id
+    record = RunRecord(
+        seed=seed,
+        time_scale=time_scale,
+        started_at=time.time(),
+        invalid_files=[str(b.path) for b in broken],
+    )
+    out.print(
+        f"chaosgate {__version__}: {len(loaded)} scenario(s), seed {seed}, "
+        f"time scale {time_scale:g}, journal {run_dir / 'journal.json'}",
         highlight=False,
     )
-    raise typer.Exit(EXIT_ERRORED)
+    runner = ScenarioRunner(
+        LocalProvisioner(seed=seed, time_scale=time_scale),
+        seed=seed,
+        time_scale=time_scale,
+        on_event=lambda message: out.print(f"  {message}", highlight=False),
+    )
+    interrupted = False
+    try:
+        for item in loaded:
+            scenario_dir = run_dir / item.scenario.id
+            record.scenarios.append(runner.run(item, scenario_dir))
+            record.write(run_dir / "journal.json")
+    except KeyboardInterrupt:
+        interrupted = True
+        err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
+    record.finished_at = time.time()
+    record.write(run_dir / "journal.json")
+    _summary(record)
+    if interrupted or record.status == "errored":
+        raise typer.Exit(EXIT_ERRORED)
+    if record.status == "failed":
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _summary(record: RunRecord) -> None:
+    table = Table("scenario", "status", "seconds", "reason")
+    colours = {"passed": "green", "failed": "red", "errored": "yellow"}
+    for s in record.scenarios:
+        table.add_row(s.id, f"[{colours[s.status]}]{s.status}[/]", f"{s.duration_s:.1f}", s.reason)
+    out.print(table)
+    out.print(f"result: {record.status}", highlight=False)
 
 
 def main() -> None:

@@ -166,6 +166,25 @@ class ManagedProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
 
+    def wait(self, timeout_s: float) -> int:
+        """Wait for the process to end; its return code (negative: killed by that signal).
+
+        Raises:
+            TimeoutError: it is still running after ``timeout_s``.
+        """
+        if self._proc is None:
+            raise RuntimeError(f"service {self.name!r} was never started")
+        try:
+            return self._proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"service {self.name!r} still runs after {timeout_s} s") from None
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the whole process group (faults: SIGKILL, SIGSTOP, SIGCONT)."""
+        if self._proc is None:
+            raise RuntimeError(f"service {self.name!r} was never started")
+        self._signal_group(self._proc.pid, sig)
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             text = self.log_path.read_text(errors="replace")

@@ -1,15 +1,16 @@
 """``${...}`` references in scenario strings, resolved when a service starts.
 
 ``${services.NAME.host|port|url}``, ``${proxies.NAME.host|port|url}``, ``${run.dir}``,
-``${run.seed}`` and ``${scaled:SECONDS}`` (SECONDS times the run's time scale, so a system's
-windows shrink with the scenario's). Anything else is an error naming the reference.
+``${run.seed}``, ``${vars.NAME}`` (captured by an earlier http action) and ``${scaled:SECONDS}``
+(SECONDS times the run's time scale, so a system's windows shrink with the scenario's).
+Anything else is an error naming the reference.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.errors import ProvisionError
 
@@ -40,6 +41,7 @@ class TemplateContext:
     run_dir: str
     seed: int
     time_scale: float
+    vars: Mapping[str, str] = field(default_factory=dict)
 
 
 def references(texts: Iterable[str]) -> set[tuple[str, str]]:
@@ -68,6 +70,8 @@ def resolve(text: str, context: TemplateContext, *, where: str) -> str:
                 return context.run_dir
             if ref == "run.seed":
                 return str(context.seed)
+            if ref.startswith("vars."):
+                return context.vars[ref.removeprefix("vars.")]
             if ref.startswith("scaled:"):
                 seconds = float(ref.removeprefix("scaled:"))
                 return f"{seconds * context.time_scale:g}"
@@ -78,7 +82,8 @@ def resolve(text: str, context: TemplateContext, *, where: str) -> str:
             pass
         raise ProvisionError(
             f"{where}: cannot resolve ${{{ref}}}; use ${{services.NAME.host|port|url}}, "
-            "${proxies.NAME.host|port|url}, ${run.dir}, ${run.seed} or ${scaled:SECONDS}"
+            "${proxies.NAME.host|port|url}, ${run.dir}, ${run.seed}, ${vars.NAME} or "
+            "${scaled:SECONDS}"
         )
 
     return _REFERENCE.sub(one, text)

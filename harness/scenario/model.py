@@ -13,17 +13,27 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "Action",
+    "Assertion",
     "Check",
+    "CommandAction",
     "CommandProbe",
     "Expect",
+    "Fault",
+    "HttpAction",
     "HttpProbe",
+    "KillFault",
+    "PauseFault",
     "Probe",
     "Proxy",
+    "ProxyDownFault",
     "ReadyCheck",
     "RedisProbe",
     "Scenario",
     "Service",
     "SqlProbe",
+    "Step",
+    "ToxicFault",
 ]
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
@@ -161,6 +171,115 @@ class Check(_Model):
     expect: Expect
 
 
+class CommandAction(_Model):
+    """Run a command; it must exit with ``exit_code``."""
+
+    type: Literal["command"]
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    exit_code: int = 0
+    timeout_s: PositiveSeconds = 60.0
+
+
+class HttpAction(_Model):
+    """Send a request to a service; ``capture`` saves JSON fields as ``${vars.NAME}``."""
+
+    type: Literal["http"]
+    service: Name
+    path: str = "/"
+    method: Literal["GET", "POST", "PUT", "DELETE"] = "POST"
+    json_body: Any = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    status: int | None = Field(default=None, description="expected status; default: any 2xx")
+    capture: dict[Name, str] = Field(default_factory=dict, description="var -> dotted JSON path")
+    timeout_s: PositiveSeconds = 10.0
+
+
+Action = Annotated[CommandAction | HttpAction, Field(discriminator="type")]
+
+
+class ProxyDownFault(_Model):
+    """Disable a proxy: connections through it are refused (Toxiproxy ``enabled: false``)."""
+
+    type: Literal["proxy_down"]
+    proxy: Name
+
+
+class ToxicFault(_Model):
+    """Add a Toxiproxy toxic to a proxy (latency, bandwidth, timeout, reset_peer, ...)."""
+
+    type: Literal["toxic"]
+    proxy: Name
+    toxic: Literal[
+        "latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer", "limit_data"
+    ]
+    attributes: dict[str, float] = Field(default_factory=dict)
+    stream: Literal["upstream", "downstream"] = "downstream"
+    toxicity: float = Field(default=1.0, ge=0, le=1)
+
+
+class KillFault(_Model):
+    """SIGKILL a service's process group (it stays down)."""
+
+    type: Literal["kill"]
+    service: Name
+
+
+class PauseFault(_Model):
+    """SIGSTOP a service's process group; SIGCONT when the step's duration ends."""
+
+    type: Literal["pause"]
+    service: Name
+
+
+Fault = Annotated[ProxyDownFault | ToxicFault | KillFault | PauseFault, Field(discriminator="type")]
+
+
+class Step(_Model):
+    """One entry of the method's timeline: a fault or an action, at ``at_s`` after the method
+    starts; a fault with ``duration_s`` is reverted when it ends (else at the end of the run)."""
+
+    name: str = Field(min_length=1)
+    at_s: Seconds = 0.0
+    duration_s: PositiveSeconds | None = None
+    fault: Fault | None = None
+    action: Action | None = None
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> Step:
+        if (self.fault is None) == (self.action is None):
+            raise ValueError("a step has exactly one of fault, action")
+        if self.action is not None and self.duration_s is not None:
+            raise ValueError("duration_s applies to faults only")
+        return self
+
+
+class Assertion(_Model):
+    """What must hold while the method runs (times from the method's start, scaled).
+
+    ``eventually``: the check passes at some sample before ``within_s``.
+    ``always`` / ``never``: the check passes / fails at every sample in ``[from_s, until_s]``.
+    """
+
+    name: str = Field(min_length=1)
+    type: Literal["eventually", "always", "never"]
+    check: Check
+    within_s: PositiveSeconds | None = None
+    from_s: Seconds = 0.0
+    until_s: Seconds | None = None
+    interval_s: PositiveSeconds = 0.5
+
+    @model_validator(mode="after")
+    def _window(self) -> Assertion:
+        if self.type == "eventually" and self.within_s is None:
+            raise ValueError("an eventually assertion needs within_s")
+        if self.type != "eventually" and self.until_s is None:
+            raise ValueError(f"an {self.type} assertion needs until_s")
+        if self.until_s is not None and self.until_s < self.from_s:
+            raise ValueError(f"until_s {self.until_s} is before from_s {self.from_s}")
+        return self
+
+
 class Scenario(_Model):
     """One chaos scenario."""
 
@@ -170,7 +289,15 @@ class Scenario(_Model):
     runbook: str | None = Field(default=None, description="path of the runbook it verifies")
     services: dict[Name, Service] = Field(min_length=1)
     proxies: dict[Name, Proxy] = Field(default_factory=dict)
+    setup: list[Action] = Field(
+        default_factory=list, description="actions after provisioning, before the steady state"
+    )
     steady_state: list[Check] = Field(default_factory=list)
+    method: list[Step] = Field(default_factory=list)
+    assertions: list[Assertion] = Field(default_factory=list)
+    rollbacks: list[Action] = Field(
+        default_factory=list, description="always run at the end, after faults are reverted"
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Scenario:
@@ -186,16 +313,38 @@ class Scenario(_Model):
                 problems.append(f"proxies.{name}.upstream names unknown service {proxy.upstream!r}")
         if self.proxies and not any(s.kind == "toxiproxy" for s in self.services.values()):
             problems.append("proxies need a service of kind toxiproxy")
-        for i, check in enumerate(self.steady_state):
-            target = getattr(check.probe, "service", None)
-            if target is not None and target not in self.services:
-                problems.append(f"steady_state.{i}.probe.service names unknown service {target!r}")
+        for where, target in self._service_references():
+            if target not in self.services:
+                problems.append(f"{where} names unknown service {target!r}")
+        for i, step in enumerate(self.method):
+            proxy_name = getattr(step.fault, "proxy", None)
+            if isinstance(proxy_name, str) and proxy_name not in self.proxies:
+                problems.append(f"method.{i}.fault.proxy names unknown proxy {proxy_name!r}")
         cycle = _cycle(self.services)
         if cycle:
             problems.append(f"services depend on each other in a cycle: {' -> '.join(cycle)}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _service_references(self) -> list[tuple[str, str]]:
+        refs: list[tuple[str, str | None]] = []
+        for i, check in enumerate(self.steady_state):
+            refs.append((f"steady_state.{i}.probe.service", getattr(check.probe, "service", None)))
+        for i, assertion in enumerate(self.assertions):
+            refs.append(
+                (
+                    f"assertions.{i}.check.probe.service",
+                    getattr(assertion.check.probe, "service", None),
+                )
+            )
+        for i, step in enumerate(self.method):
+            thing = step.fault or step.action
+            refs.append((f"method.{i}.service", getattr(thing, "service", None)))
+        for section in ("setup", "rollbacks"):
+            for i, action in enumerate(getattr(self, section)):
+                refs.append((f"{section}.{i}.service", getattr(action, "service", None)))
+        return [(where, target) for where, target in refs if isinstance(target, str)]
 
 
 def _cycle(services: dict[str, Service]) -> list[str]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from harness import __version__
@@ -20,7 +22,7 @@ def test_help_lists_the_exit_codes() -> None:
     assert "1 a scenario failed" in " ".join(result.output.split())
 
 
-def test_run_says_honestly_that_no_scenario_ran() -> None:
-    result = runner.invoke(app, ["run"])
+def test_run_with_no_scenarios_is_an_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(tmp_path)])
     assert result.exit_code == EXIT_ERRORED
-    assert "no scenario ran" in " ".join(result.output.split())
+    assert "no scenario files found" in result.output

@@ -1,0 +1,104 @@
+"""The run journal: one JSON document per run, the single source of truth reports render from.
+
+Versions, platform, seed and time scale; per scenario its steady state before and after, each
+step with start/end/status/output, assertions with expected and observed values, fault evidence,
+rollbacks, and where each service's log is.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness import __version__
+
+__all__ = ["AssertionRecord", "CheckRecord", "RunRecord", "ScenarioRecord", "Status", "StepRecord"]
+
+Status = Literal["passed", "failed", "errored"]
+
+
+@dataclass
+class CheckRecord:
+    name: str
+    ok: bool
+    observed: Any
+    why: str
+    at_s: float
+
+
+@dataclass
+class StepRecord:
+    name: str
+    kind: str  # fault | action | setup | rollback | revert
+    started_s: float
+    ended_s: float | None = None
+    status: Literal["ok", "failed", "errored"] = "ok"
+    detail: str = ""
+    evidence: list[str] = field(default_factory=list)
+    fired: bool | None = None
+
+
+@dataclass
+class AssertionRecord:
+    name: str
+    type: str
+    expected: dict[str, Any]
+    status: Literal["passed", "failed"] = "failed"
+    samples: int = 0
+    observed: Any = None
+    why: str = ""
+    at_s: float | None = None
+
+
+@dataclass
+class ScenarioRecord:
+    id: str
+    title: str
+    file: str
+    runbook: str | None
+    status: Status = "errored"
+    reason: str = ""
+    started_at: float = 0.0
+    duration_s: float = 0.0
+    steady_state_before: list[CheckRecord] = field(default_factory=list)
+    steady_state_after: list[CheckRecord] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    assertions: list[AssertionRecord] = field(default_factory=list)
+    rollbacks: list[StepRecord] = field(default_factory=list)
+    services: dict[str, str] = field(default_factory=dict)  # name -> log file
+    teardown_problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunRecord:
+    seed: int
+    time_scale: float
+    started_at: float
+    chaosgate: str = __version__
+    python: str = field(default_factory=lambda: sys.version.split()[0])
+    platform: str = field(default_factory=platform.platform)
+    finished_at: float | None = None
+    scenarios: list[ScenarioRecord] = field(default_factory=list)
+    invalid_files: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        statuses = {s.status for s in self.scenarios}
+        if "errored" in statuses or self.invalid_files:
+            return "errored"
+        if "failed" in statuses:
+            return "failed"
+        return "passed"
+
+    def to_json(self) -> str:
+        return json.dumps({"status": self.status, **asdict(self)}, indent=2, default=str)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.to_json())
+        tmp.replace(path)

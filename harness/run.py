@@ -1,0 +1,308 @@
+"""Run one scenario: provision → set up → steady state → method (faults, actions, assertions
+sampled on one timeline) → steady state → revert faults → rollbacks → tear down.
+
+Every step lands in the :class:`~harness.journal.ScenarioRecord`. Reverting faults, rollbacks
+and teardown always run: after a failed assertion, an error, or Ctrl-C. A scenario *fails* when
+the system misbehaves (an assertion or the steady state after the method does not hold, or a
+fault never took hold); it *errors* when the harness could not run it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.actions import run_action
+from harness.errors import HarnessError
+from harness.faults import ActiveFault, apply_fault
+from harness.journal import AssertionRecord, CheckRecord, ScenarioRecord, Status, StepRecord
+from harness.probes import judge, observe
+from harness.provision.backend import Provisioner, Stack
+from harness.provision.templates import TemplateContext
+from harness.scenario.loader import LoadedScenario
+from harness.scenario.model import Action, Assertion, Check, Step
+
+__all__ = ["ScenarioRunner"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _AssertionState:
+    spec: Assertion
+    record: AssertionRecord
+    next_at: float
+    start: float
+    end: float
+    done: bool = False
+
+
+@dataclass
+class _Clocked:
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    origin: float = field(default=0.0)
+
+    def now(self) -> float:
+        return self.clock() - self.origin
+
+
+class ScenarioRunner:
+    """Runs scenarios with one provisioner, seed and time scale.
+
+    Parameters:
+        provisioner: the backend.
+        seed: the run's seed (``${run.seed}``; recorded).
+        time_scale: multiplies every time of the method and assertions.
+        clock, sleep: injectable for tests.
+        on_event: called with a one-line description of each step (progress display).
+    """
+
+    def __init__(
+        self,
+        provisioner: Provisioner,
+        *,
+        seed: int,
+        time_scale: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        on_event: Callable[[str], None] = lambda _msg: None,
+    ) -> None:
+        if time_scale <= 0:
+            raise ValueError(f"time_scale={time_scale!r}: must be positive")
+        self._provisioner = provisioner
+        self._seed = seed
+        self._scale = time_scale
+        self._time = _Clocked(clock, sleep)
+        self._event = on_event
+
+    def run(self, loaded: LoadedScenario, run_dir: Path) -> ScenarioRecord:
+        scenario = loaded.scenario
+        record = ScenarioRecord(
+            scenario.id, scenario.title, str(loaded.path), scenario.runbook, started_at=time.time()
+        )
+        self._time.origin = self._time.clock()
+        stack: Stack | None = None
+        faults: list[tuple[StepRecord, ActiveFault]] = []
+        variables: dict[str, str] = {}
+        try:
+            self._event(f"{scenario.id}: provisioning {len(scenario.services)} service(s)")
+            stack = self._provisioner.start(scenario, run_dir)
+            record.services = {n: str(s.log_path) for n, s in stack.services.items()}
+            for i, action in enumerate(scenario.setup):
+                step = self._action(f"setup {i + 1}", "setup", action, stack, run_dir, variables)
+                record.steps.append(step)
+                if step.status != "ok":
+                    raise _Abort("errored", f"set-up action {i + 1} failed: {step.detail}")
+            record.steady_state_before = self._checks(
+                scenario.steady_state, stack, run_dir, variables
+            )
+            if not all(c.ok for c in record.steady_state_before):
+                bad = next(c for c in record.steady_state_before if not c.ok)
+                raise _Abort(
+                    "errored", f"steady state not met before the method: {bad.name}: {bad.why}"
+                )
+            self._method(
+                scenario.method, scenario.assertions, stack, run_dir, variables, record, faults
+            )
+            self._revert(faults, record)
+            record.steady_state_after = self._checks(
+                scenario.steady_state, stack, run_dir, variables
+            )
+            record.status, record.reason = self._verdict(record)
+        except _Abort as abort:
+            record.status, record.reason = abort.status, abort.reason
+        except KeyboardInterrupt:
+            record.status, record.reason = "errored", "interrupted (Ctrl-C); rolled back"
+            raise
+        except HarnessError as exc:
+            record.status, record.reason = "errored", str(exc)
+        except Exception as exc:  # a bug in the harness must still roll back and tear down
+            log.exception("scenario %s: unexpected error", scenario.id)
+            record.status, record.reason = "errored", f"{type(exc).__name__}: {exc}"
+        finally:
+            self._revert(faults, record)
+            if stack is not None:
+                for i, action in enumerate(scenario.rollbacks):
+                    record.rollbacks.append(
+                        self._action(
+                            f"rollback {i + 1}", "rollback", action, stack, run_dir, variables
+                        )
+                    )
+                record.teardown_problems = self._provisioner.stop(stack)
+                # Logs may move at teardown (PostgreSQL's is copied out of its data directory).
+                record.services = {n: str(s.log_path) for n, s in stack.services.items()}
+            record.duration_s = round(time.time() - record.started_at, 3)
+            self._event(
+                f"{scenario.id}: {record.status}" + (f" — {record.reason}" if record.reason else "")
+            )
+        return record
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def _context(self, stack: Stack, run_dir: Path, variables: dict[str, str]) -> TemplateContext:
+        return TemplateContext(
+            {n: s.endpoint for n, s in stack.services.items()},
+            stack.proxies,
+            str(run_dir),
+            self._seed,
+            self._scale,
+            dict(variables),
+        )
+
+    def _action(
+        self,
+        name: str,
+        kind: str,
+        action: Action,
+        stack: Stack,
+        run_dir: Path,
+        variables: dict[str, str],
+    ) -> StepRecord:
+        step = StepRecord(name, kind, self._time.now())
+        try:
+            result = run_action(action, stack, self._context(stack, run_dir, variables))
+        except HarnessError as exc:
+            step.status, step.detail = "errored", str(exc)
+        else:
+            variables.update(result.captured)
+            step.status = "ok" if result.ok else "failed"
+            step.detail = result.detail
+        step.ended_s = self._time.now()
+        return step
+
+    def _checks(
+        self, checks: list[Check], stack: Stack, run_dir: Path, variables: dict[str, str]
+    ) -> list[CheckRecord]:
+        context = self._context(stack, run_dir, variables)
+        records = []
+        for check in checks:
+            observation = observe(check.probe, stack, context)
+            ok, why = judge(check.expect, observation)
+            records.append(CheckRecord(check.name, ok, observation.value, why, self._time.now()))
+        return records
+
+    def _method(
+        self,
+        steps: list[Step],
+        assertions: list[Assertion],
+        stack: Stack,
+        run_dir: Path,
+        variables: dict[str, str],
+        record: ScenarioRecord,
+        faults: list[tuple[StepRecord, ActiveFault]],
+    ) -> None:
+        s = self._scale
+        begin = self._time.now()
+        pending = sorted(enumerate(steps), key=lambda item: (item[1].at_s, item[0]))
+        endings: list[tuple[float, StepRecord, ActiveFault]] = []
+        states = [self._assertion_state(a, begin) for a in assertions]
+        record.assertions = [st.record for st in states]
+        # The method ends when every step has run, every timed fault is reverted and every
+        # assertion is decided; faults without a duration are reverted with the rollbacks.
+        while True:
+            now = self._time.now()
+            while pending and begin + pending[0][1].at_s * s <= now:
+                index, step = pending.pop(0)
+                if step.fault is not None:
+                    step_record = StepRecord(step.name, "fault", now)
+                    self._event(f"fault: {step.name}")
+                    active = apply_fault(step.fault, stack, f"cg_step_{index}")
+                    step_record.detail = active.description
+                    step_record.evidence, step_record.fired = active.evidence, active.fired
+                    record.steps.append(step_record)
+                    faults.append((step_record, active))
+                    if step.duration_s is not None:
+                        endings.append(
+                            (begin + (step.at_s + step.duration_s) * s, step_record, active)
+                        )
+                else:
+                    assert step.action is not None
+                    self._event(f"action: {step.name}")
+                    record.steps.append(
+                        self._action(step.name, "action", step.action, stack, run_dir, variables)
+                    )
+            for end_at, step_record, active in list(endings):
+                if end_at <= now:
+                    endings.remove((end_at, step_record, active))
+                    self._revert_one(step_record, active)
+            context = self._context(stack, run_dir, variables)
+            for st in states:
+                if not st.done and st.next_at <= now:
+                    self._sample(st, stack, context, now)
+            waiting = [begin + st.at_s * s for _, st in pending] + [e for e, _, _ in endings]
+            waiting += [st.next_at for st in states if not st.done]
+            if not waiting:
+                return
+            self._time.sleep(max(0.0, min(waiting) - self._time.now()))
+
+    def _assertion_state(self, a: Assertion, begin: float) -> _AssertionState:
+        s = self._scale
+        start = begin + a.from_s * s
+        end = begin + ((a.within_s or 0) if a.type == "eventually" else (a.until_s or 0)) * s
+        expected = a.check.expect.model_dump(exclude_none=True)
+        rec = AssertionRecord(a.name, a.type, expected)
+        return _AssertionState(a, rec, start, start, end)
+
+    def _sample(
+        self, st: _AssertionState, stack: Stack, context: TemplateContext, now: float
+    ) -> None:
+        observation = observe(st.spec.check.probe, stack, context)
+        ok, why = judge(st.spec.check.expect, observation)
+        st.record.samples += 1
+        st.record.observed, st.record.why, st.record.at_s = observation.value, why, now
+        kind = st.spec.type
+        if kind == "eventually" and ok:
+            st.record.status, st.done = "passed", True
+        elif kind == "always" and not ok:
+            st.record.status, st.done = "failed", True
+        elif kind == "never" and ok:
+            st.record.status, st.record.why, st.done = "failed", f"held: {why}", True
+        elif now >= st.end:
+            st.record.status = "failed" if kind == "eventually" else "passed"
+            if kind == "eventually":
+                st.record.why = f"not within {st.spec.within_s:g} s (scaled): {why}"
+            st.done = True
+        st.next_at = min(now + st.spec.interval_s, max(st.end, now))
+        if st.next_at <= now and not st.done:
+            st.next_at = st.end
+
+    def _revert_one(self, step: StepRecord, active: ActiveFault) -> None:
+        try:
+            active.revert()
+            step.ended_s = self._time.now()
+        except Exception as exc:
+            step.status, step.detail = "errored", f"{step.detail}; revert failed: {exc}"
+
+    def _revert(self, faults: list[tuple[StepRecord, ActiveFault]], record: ScenarioRecord) -> None:
+        while faults:
+            step, active = faults.pop()
+            if step.ended_s is None:
+                self._revert_one(step, active)
+            if step.status == "errored":
+                record.teardown_problems.append(step.detail)
+
+    @staticmethod
+    def _verdict(record: ScenarioRecord) -> tuple[Status, str]:
+        for step in record.steps:
+            if step.kind == "fault" and step.fired is False:
+                return "failed", f"fault {step.name!r} never took hold: {step.evidence}"
+            if step.kind == "action" and step.status != "ok":
+                return "errored", f"action {step.name!r} failed: {step.detail}"
+        for a in record.assertions:
+            if a.status != "passed":
+                return "failed", f"assertion {a.name!r} ({a.type}) failed: {a.why}"
+        for c in record.steady_state_after:
+            if not c.ok:
+                return "failed", f"steady state not restored after the method: {c.name}: {c.why}"
+        return "passed", ""
+
+
+class _Abort(Exception):
+    def __init__(self, status: Status, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason

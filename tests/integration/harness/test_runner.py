@@ -1,0 +1,235 @@
+"""The engine end to end on a tiny real system: an HTTP app that needs Redis through a Toxiproxy
+proxy. A scenario that holds passes; one whose promise breaks fails and says why; one that cannot
+run errors; faults are shown to fire; everything is reverted and stopped in every case."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from harness.cli import EXIT_ERRORED, EXIT_FAILED, app
+from harness.journal import ScenarioRecord
+from harness.provision.local import LocalProvisioner
+from harness.run import ScenarioRunner
+from harness.scenario.loader import LoadedScenario
+from harness.scenario.model import Scenario
+
+PY = sys.executable
+APP = textwrap.dedent(
+    """\
+    import http.server, os, sys, redis
+    client = redis.Redis.from_url(os.environ["CG_REDIS"], socket_timeout=0.3,
+                                  socket_connect_timeout=0.3)
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            try:
+                client.ping(); code = 200
+            except redis.RedisError:
+                code = 503
+            self.send_response(code); self.end_headers(); self.wfile.write(b"ok")
+        def log_message(self, *a): pass
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    """
+)
+
+
+def base(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "id": "redis-outage",
+        "title": "The app reports Redis outages and recovers",
+        "services": {
+            "redis": {"kind": "redis"},
+            "toxiproxy": {"kind": "toxiproxy"},
+            "app": {
+                "command": [PY, "-c", APP, "${services.app.port}"],
+                "env": {"CG_REDIS": "${proxies.cache.url}"},
+                "ready": {"http": "/"},
+            },
+        },
+        "proxies": {"cache": {"upstream": "redis"}},
+        "steady_state": [
+            {
+                "name": "app healthy",
+                "probe": {"type": "http", "service": "app"},
+                "expect": {"equals": 200},
+            },
+        ],
+        "method": [
+            {
+                "name": "redis unreachable",
+                "at_s": 0,
+                "duration_s": 1.5,
+                "fault": {"type": "proxy_down", "proxy": "cache"},
+            },
+        ],
+        "assertions": [
+            {
+                "name": "outage is reported",
+                "type": "always",
+                "from_s": 0.3,
+                "until_s": 1.2,
+                "interval_s": 0.2,
+                "check": {
+                    "name": "503",
+                    "probe": {"type": "http", "service": "app"},
+                    "expect": {"equals": 503},
+                },
+            },
+            {
+                "name": "recovers",
+                "type": "eventually",
+                "from_s": 1.6,
+                "within_s": 6,
+                "interval_s": 0.2,
+                "check": {
+                    "name": "200",
+                    "probe": {"type": "http", "service": "app"},
+                    "expect": {"equals": 200},
+                },
+            },
+        ],
+        "rollbacks": [
+            {
+                "type": "command",
+                "command": [PY, "-c", f"open({str(tmp_path / 'rolled-back')!r}, 'w')"],
+            },
+        ],
+    }
+
+
+def run(spec: dict[str, Any], tmp_path: Path, **kwargs: Any) -> ScenarioRecord:
+    scenario = Scenario.model_validate(spec)
+    runner = ScenarioRunner(LocalProvisioner(), seed=1, time_scale=1.0, **kwargs)
+    return runner.run(LoadedScenario(tmp_path / "s.yaml", scenario), tmp_path / "run")
+
+
+def server_pids() -> set[int]:
+    pids = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except OSError:
+            continue
+        if comm in {"redis-server", "toxiproxy-serve"} and state != "Z":
+            pids.add(int(pid))
+    return pids
+
+
+def test_a_scenario_that_holds_passes(tmp_path: Path) -> None:
+    before = server_pids()
+    record = run(base(tmp_path), tmp_path)
+    assert record.status == "passed", record.reason
+    fault = record.steps[0]
+    assert (fault.kind, fault.fired, fault.ended_s is not None) == ("fault", True, True)
+    outage, recovery = record.assertions
+    assert outage.status == "passed" and outage.samples >= 3
+    assert recovery.status == "passed" and recovery.observed == 200
+    assert [c.ok for c in record.steady_state_after] == [True]
+    assert (tmp_path / "rolled-back").exists()
+    assert server_pids() == before
+
+
+def test_a_broken_promise_fails_and_says_why(tmp_path: Path) -> None:
+    spec = base(tmp_path)
+    # Sabotage: claim the app stays healthy while Redis is unreachable.
+    spec["assertions"][0]["check"]["expect"] = {"equals": 200}
+    record = run(spec, tmp_path)
+    assert record.status == "failed"
+    assert "outage is reported" in record.reason
+    assert "observed 503, expected 200" in record.reason
+    assert (tmp_path / "rolled-back").exists()
+
+
+def test_steady_state_not_met_is_an_error_and_still_tears_down(tmp_path: Path) -> None:
+    spec = base(tmp_path)
+    spec["steady_state"][0]["expect"] = {"equals": 418}
+    before = server_pids()
+    record = run(spec, tmp_path)
+    assert record.status == "errored"
+    assert "steady state not met before the method: app healthy" in record.reason
+    assert record.steps == []
+    assert server_pids() == before
+
+
+def test_ctrl_c_mid_method_reverts_faults_and_stops_everything(tmp_path: Path) -> None:
+    import time
+
+    calls = {"n": 0}
+
+    def sleep(seconds: float) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        time.sleep(seconds)
+
+    before = server_pids()
+    with pytest.raises(KeyboardInterrupt):
+        run(base(tmp_path), tmp_path, sleep=sleep)
+    assert server_pids() == before
+    assert (tmp_path / "rolled-back").exists()
+
+
+def test_process_faults_fire(tmp_path: Path) -> None:
+    spec = base(tmp_path)
+    spec["services"]["sleeper"] = {"command": [PY, "-c", "import time; time.sleep(120)"]}
+    spec["method"] = [
+        {
+            "name": "pause app",
+            "at_s": 0,
+            "duration_s": 0.5,
+            "fault": {"type": "pause", "service": "app"},
+        },
+        {"name": "kill sleeper", "at_s": 0.1, "fault": {"type": "kill", "service": "sleeper"}},
+    ]
+    spec["assertions"] = []
+    record = run(spec, tmp_path)
+    assert record.status == "passed", record.reason
+    pause, kill = record.steps
+    assert pause.fired and "'T'" in pause.evidence[0]
+    assert kill.fired and "exited with -9" in kill.evidence[0]
+
+
+def test_cli_run_writes_the_journal_and_sets_the_exit_code(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(base(tmp_path)))
+    bad_spec = base(tmp_path)
+    bad_spec["id"] = "redis-outage-sabotaged"
+    bad_spec["assertions"][0]["check"]["expect"] = {"equals": 200}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(bad_spec))
+    reports = tmp_path / "reports"
+
+    result = CliRunner().invoke(
+        app, ["run", str(good), "--seed", "7", "--report-dir", str(reports)]
+    )
+    assert result.exit_code == 0, result.output
+    journal = json.loads(next(reports.glob("run-*/journal.json")).read_text())
+    assert (journal["status"], journal["seed"]) == ("passed", 7)
+    assert journal["scenarios"][0]["assertions"][0]["samples"] >= 3
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(good),
+            str(bad),
+            "--report-dir",
+            str(reports),
+            "--only",
+            "redis-outage-sabotaged",
+        ],
+    )
+    assert result.exit_code == EXIT_FAILED, result.output
+    assert "observed 503" in " ".join(result.output.split())
+
+    unknown = CliRunner().invoke(app, ["run", str(good), "--only", "nope"])
+    assert unknown.exit_code == EXIT_ERRORED
