@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
+from harness.fakes.webhooks import plan_deliveries
 from harness.probes import dig
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext, resolve
-from harness.scenario.model import Action, CommandAction, HttpAction
+from harness.scenario.model import Action, CommandAction, HttpAction, WebhooksAction
 
 __all__ = ["ActionResult", "run_action"]
 
@@ -21,6 +24,7 @@ class ActionResult:
     ok: bool
     detail: str
     captured: dict[str, str] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _resolve_json(value: object, context: TemplateContext, where: str) -> object:
@@ -85,7 +89,78 @@ def _http(action: HttpAction, stack: Stack, context: TemplateContext) -> ActionR
     return ActionResult(True, detail, captured)
 
 
+def _webhooks(action: WebhooksAction, stack: Stack, context: TemplateContext) -> ActionResult:
+    url = stack.services[action.service].endpoint.url + resolve(
+        action.path, context, where="action.path"
+    )
+    # Event ids and the shuffle come from the run's seed: the same seed, the same deliveries.
+    rng = random.Random(f"{context.seed}:{url}:{len(action.events)}")  # noqa: S311
+    events = [
+        {
+            "id": resolve(e.id, context, where="action.events.id")
+            if e.id
+            else f"evt_{rng.getrandbits(64):016x}",
+            "type": e.type,
+            "object": _resolve_json(e.object, context, "action.events.object"),
+        }
+        for e in action.events
+    ]
+    plan = plan_deliveries(
+        events,
+        secret=action.secret,
+        copies=action.copies,
+        resign=action.resign,
+        shuffle=action.shuffle,
+        bad_signatures=action.bad_signatures,
+        rng=rng,
+    )
+    history: list[dict[str, Any]] = []
+    unexpected: list[str] = []
+    with httpx.Client(timeout=action.timeout_s) as client:
+        for delivery in plan:
+            entry: dict[str, Any] = {
+                "event_id": delivery.event_id,
+                "type": delivery.event_type,
+                "attempt": delivery.attempt,
+                "kind": delivery.kind,
+            }
+            try:
+                response = client.post(
+                    url,
+                    content=delivery.body,
+                    headers={
+                        "Stripe-Signature": delivery.signature,
+                        "Content-Type": "application/json",
+                    },
+                )
+                entry["status"] = response.status_code
+                try:
+                    answer = response.json()
+                    entry["answer"] = answer.get("status") or answer.get("error", {}).get("code")
+                except (ValueError, AttributeError):
+                    entry["answer"] = response.text[:100]
+            except httpx.HTTPError as exc:
+                entry["status"], entry["answer"] = None, f"{type(exc).__name__}: {exc}"
+            history.append(entry)
+            wanted = 400 if delivery.kind == "bad_signature" else action.status
+            if entry["status"] != wanted:
+                unexpected.append(
+                    f"{delivery.event_id}#{delivery.attempt} ({delivery.kind}) -> "
+                    f"{entry['status']} {entry['answer']}, expected {wanted}"
+                )
+    counts: dict[str, int] = {}
+    for entry in history:
+        key = f"{entry['status']} {entry['answer']}"
+        counts[key] = counts.get(key, 0) + 1
+    detail = f"{len(plan)} deliveries of {len(events)} event(s) to {url}: {counts}"
+    if unexpected:
+        detail += f"; unexpected: {unexpected[:5]}"
+    return ActionResult(not unexpected, detail, history=history)
+
+
 def run_action(action: Action, stack: Stack, context: TemplateContext) -> ActionResult:
     if isinstance(action, CommandAction):
         return _command(action, stack, context)
+    if isinstance(action, WebhooksAction):
+        return _webhooks(action, stack, context)
     return _http(action, stack, context)

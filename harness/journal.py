@@ -40,6 +40,7 @@ class StepRecord:
     detail: str = ""
     evidence: list[str] = field(default_factory=list)
     fired: bool | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)  # e.g. each webhook delivery
 
 
 @dataclass

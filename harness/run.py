@@ -171,6 +171,7 @@ class ScenarioRunner:
             variables.update(result.captured)
             step.status = "ok" if result.ok else "failed"
             step.detail = result.detail
+            step.history = result.history
         step.ended_s = self._time.now()
         return step
 
@@ -274,6 +275,7 @@ class ScenarioRunner:
         try:
             active.revert()
             step.ended_s = self._time.now()
+            step.fired, step.evidence = active.fired, list(active.evidence)
         except Exception as exc:
             step.status, step.detail = "errored", f"{step.detail}; revert failed: {exc}"
 
@@ -288,7 +290,7 @@ class ScenarioRunner:
     @staticmethod
     def _verdict(record: ScenarioRecord) -> tuple[Status, str]:
         for step in record.steps:
-            if step.kind == "fault" and step.fired is False:
+            if step.kind == "fault" and not step.fired:
                 return "failed", f"fault {step.name!r} never took hold: {step.evidence}"
             if step.kind == "action" and step.status != "ok":
                 return "errored", f"action {step.name!r} failed: {step.detail}"

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,7 +125,39 @@ class LocalProvisioner:
                 toxi.process.log_path,
                 toxi.process,
             )
+        if service.kind == "fake-provider":
+            return self._start_fake_provider(name, directory)
         return self._start_process(name, service, stack, run_dir, directory)
+
+    def _start_fake_provider(self, name: str, directory: Path) -> RunningService:
+        port = free_port(HOST)
+        argv = [
+            sys.executable,
+            "-m",
+            "harness.fakes.provider",
+            "--port",
+            str(port),
+            "--seed",
+            str(self._seed),
+        ]
+        process = ManagedProcess(name, argv, log_path=directory / f"{name}.log")
+        endpoint = Endpoint(HOST, port, f"http://{HOST}:{port}")
+        running = RunningService(name, "fake-provider", endpoint, process.log_path, process)
+        process.start()
+        stats = f"{endpoint.url}/_fake/stats"
+
+        def answers() -> bool:
+            try:
+                return httpx.get(stats, timeout=1).is_success
+            except httpx.HTTPError:
+                return False
+
+        try:
+            process.wait_ready(answers, timeout_s=30, describe=f"GET {stats} answers")
+        except BaseException:
+            process.stop()
+            raise
+        return running
 
     def _start_process(
         self, name: str, service: Service, stack: Stack, run_dir: Path, directory: Path

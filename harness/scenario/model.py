@@ -25,6 +25,7 @@ __all__ = [
     "KillFault",
     "PauseFault",
     "Probe",
+    "ProviderErrorsFault",
     "Proxy",
     "ProxyDownFault",
     "ReadyCheck",
@@ -34,6 +35,8 @@ __all__ = [
     "SqlProbe",
     "Step",
     "ToxicFault",
+    "WebhookEventSpec",
+    "WebhooksAction",
 ]
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
@@ -64,11 +67,12 @@ class Service(_Model):
     """One service of the system under test.
 
     ``kind: process`` runs ``command``; ``redis``, ``postgres`` and ``toxiproxy`` are recipes the
-    provisioner knows (a local process, or a container in the Docker backend). Strings may use
+    provisioner knows (a local process, or a container in the Docker backend); ``fake-provider``
+    is the harness's fake payment-provider API, whose failures faults schedule. Strings may use
     ``${...}`` references to other services, proxies and the run (see the loader).
     """
 
-    kind: Literal["process", "redis", "postgres", "toxiproxy"] = "process"
+    kind: Literal["process", "redis", "postgres", "toxiproxy", "fake-provider"] = "process"
     command: list[str] | None = Field(default=None, min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
     depends_on: list[Name] = Field(default_factory=list)
@@ -195,7 +199,35 @@ class HttpAction(_Model):
     timeout_s: PositiveSeconds = 10.0
 
 
-Action = Annotated[CommandAction | HttpAction, Field(discriminator="type")]
+class WebhookEventSpec(_Model):
+    type: str = Field(min_length=1, description="e.g. payment_intent.succeeded")
+    object: dict[str, Any] = Field(description="data.object of the event; strings may use ${...}")
+    id: str | None = Field(default=None, description="default: drawn from the run's seed")
+
+
+class WebhooksAction(_Model):
+    """Deliver Stripe-signed webhook events the way providers do: at least once, as repeated
+    requests or re-signed retries, in order or shuffled, with bad signatures mixed in."""
+
+    type: Literal["webhooks"]
+    service: Name
+    provider: Literal["stripe"] = "stripe"
+    path: str = "/webhooks/stripe"
+    secret: str = Field(min_length=1)
+    events: list[WebhookEventSpec] = Field(min_length=1)
+    copies: int = Field(default=1, ge=1, le=100, description="deliveries of each event")
+    resign: bool = Field(
+        default=True,
+        description="copies after the first are signed anew (a provider retry); else the very "
+        "same request is repeated (a loop)",
+    )
+    shuffle: bool = Field(default=False, description="deliver in a seeded random order")
+    bad_signatures: int = Field(default=0, ge=0, description="extra deliveries signed wrongly")
+    status: int = Field(default=200, description="expected answer to each good delivery")
+    timeout_s: PositiveSeconds = 10.0
+
+
+Action = Annotated[CommandAction | HttpAction | WebhooksAction, Field(discriminator="type")]
 
 
 class ProxyDownFault(_Model):
@@ -232,7 +264,27 @@ class PauseFault(_Model):
     service: Name
 
 
-Fault = Annotated[ProxyDownFault | ToxicFault | KillFault | PauseFault, Field(discriminator="type")]
+class ProviderErrorsFault(_Model):
+    """Make a ``fake-provider`` service fail calls: a seeded ``rate`` or a cycling ``pattern``
+    of E (500), T (hang ``timeout_s``, then 500) and O (ok)."""
+
+    type: Literal["provider_errors"]
+    service: Name
+    rate: float | None = Field(default=None, ge=0, le=1)
+    pattern: Annotated[str, Field(pattern=r"^[ETO]+$")] | None = None
+    timeout_s: PositiveSeconds = 5.0
+
+    @model_validator(mode="after")
+    def _rate_or_pattern(self) -> ProviderErrorsFault:
+        if (self.rate is None) == (self.pattern is None):
+            raise ValueError("give exactly one of rate, pattern")
+        return self
+
+
+Fault = Annotated[
+    ProxyDownFault | ToxicFault | KillFault | PauseFault | ProviderErrorsFault,
+    Field(discriminator="type"),
+]
 
 
 class Step(_Model):

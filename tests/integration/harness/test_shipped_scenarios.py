@@ -35,12 +35,38 @@ def run_with(path: Path, tmp_path: Path, *, time_scale: float, **env: str) -> Sc
     return runner.run(LoadedScenario(path, scenario), tmp_path)
 
 
-@pytest.mark.parametrize("name", ["redis-outage-during-payment.yaml"])
-def test_sabotaged_service_fails_the_scenario(name: str, tmp_path: Path) -> None:
+SABOTAGE = [
+    # Without the fulfilment sweep, a payment taken while Redis is down is never fulfilled.
+    (
+        "redis-outage-during-payment.yaml",
+        {"SHOP_FULFILMENT_SWEEP_INTERVAL_S": "3600"},
+        "the order is fulfilled once Redis is back",
+        "observed 'paid', expected 'fulfilled'",
+    ),
+    # With (practically) unlimited attempts nothing is dead-lettered while the provider fails.
+    (
+        "provider-api-errors.yaml",
+        {"SHOP_WEBHOOK_MAX_ATTEMPTS": "1000"},
+        "events are dead-lettered while the API fails",
+        "observed 0, expected 3",
+    ),
+    # With the anti-loop cache forgetting at once, the loop no longer shows in the hit rate.
+    (
+        "webhook-loop.yaml",
+        {"SHOP_WEBHOOK_DEDUP_TTL_S": "0.001"},
+        "the loop shows in the dedup hit rate",
+        "below the minimum 0.4",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "env", "assertion", "observed"), SABOTAGE)
+def test_sabotaged_service_fails_the_scenario(
+    name: str, env: dict[str, str], assertion: str, observed: str, tmp_path: Path
+) -> None:
     path = SCENARIOS / name
     assert load_scenario(path)  # the unmodified file is valid
-    # Without the fulfilment sweep, a payment taken while Redis is down is never fulfilled.
-    record = run_with(path, tmp_path, time_scale=0.5, SHOP_FULFILMENT_SWEEP_INTERVAL_S="3600")
+    record = run_with(path, tmp_path, time_scale=0.5, **env)
     assert record.status == "failed", record.reason
-    assert "the order is fulfilled once Redis is back" in record.reason
-    assert "observed 'paid', expected 'fulfilled'" in record.reason
+    assert assertion in record.reason
+    assert observed in record.reason

@@ -1,0 +1,123 @@
+"""A fake payment provider (Stripe- and PayPal-shaped payment status APIs) as a real HTTP server
+whose failures follow a schedule the harness sets while the scenario runs.
+
+    python -m harness.fakes.provider --port 8470 --seed 7
+
+``GET /v1/payment_intents/{id}`` answers ``{"status": "succeeded"}`` and
+``GET /v2/payments/captures/{id}`` answers ``{"status": "COMPLETED"}``, unless the schedule says
+fail. The harness talks to ``/_fake/``: ``POST /_fake/config`` sets the schedule
+(``{"rate": 0.3}`` — a seeded share of calls fail; or ``{"pattern": "EEO"}`` — cycle through
+E = 500, T = hang ``timeout_s`` then 500, O = ok), ``GET /_fake/stats`` reports what was served
+(the evidence that a fault fired).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["Schedule", "main", "serve"]
+
+ROUTES = {"/v1/payment_intents/": "succeeded", "/v2/payments/captures/": "COMPLETED"}
+
+
+class Schedule:
+    """Decides, call by call, whether the fake answers ok, 500 or hangs. Thread-safe, seeded."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)  # noqa: S311 - fault schedules, not cryptography
+        self._lock = threading.Lock()
+        self.rate = 0.0
+        self.pattern = ""
+        self.timeout_s = 5.0
+        self._position = 0
+        self.stats = {"calls": 0, "ok": 0, "errors": 0, "timeouts": 0}
+
+    def configure(self, config: dict[str, Any]) -> None:
+        with self._lock:
+            self.rate = float(config.get("rate", 0.0))
+            self.pattern = str(config.get("pattern", ""))
+            self.timeout_s = float(config.get("timeout_s", self.timeout_s))
+            self._position = 0
+            if not 0 <= self.rate <= 1 or set(self.pattern) - set("ETO"):
+                raise ValueError("rate must be within 0..1 and pattern made of E, T, O")
+
+    def next(self) -> str:
+        with self._lock:
+            self.stats["calls"] += 1
+            if self.pattern:
+                outcome = self.pattern[self._position % len(self.pattern)]
+                self._position += 1
+            else:
+                outcome = "E" if self._random.random() < self.rate else "O"
+            self.stats[{"E": "errors", "T": "timeouts", "O": "ok"}[outcome]] += 1
+            return outcome
+
+
+def serve(port: int, seed: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    schedule = Schedule(seed)
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path == "/_fake/stats":
+                self._send(200, schedule.stats)
+                return
+            for prefix, status in ROUTES.items():
+                if self.path.startswith(prefix):
+                    outcome = schedule.next()
+                    if outcome == "T":
+                        time.sleep(schedule.timeout_s)
+                    if outcome in "ET":
+                        self._send(500, {"error": "injected failure"})
+                    else:
+                        self._send(200, {"id": self.path.removeprefix(prefix), "status": status})
+                    return
+            self._send(404, {"error": f"no route {self.path}"})
+
+        def do_POST(self) -> None:
+            if self.path != "/_fake/config":
+                self._send(404, {"error": f"no route {self.path}"})
+                return
+            length = int(self.headers.get("Content-Length", "0"))
+            try:
+                schedule.configure(json.loads(self.rfile.read(length) or b"{}"))
+            except (ValueError, TypeError) as exc:
+                self._send(400, {"error": str(exc)})
+                return
+            self._send(200, {"rate": schedule.rate, "pattern": schedule.pattern})
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="fake payment provider for chaos scenarios")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    server = serve(args.port, args.seed)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The harness's fakes: seeded provider failure schedules and provider-like webhook deliveries
+(whose signatures the official Stripe library accepts)."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+
+import httpx
+import pytest
+import stripe
+
+from harness.fakes.provider import Schedule, serve
+from harness.fakes.webhooks import plan_deliveries, stripe_signature
+from harness.provision.process import free_port
+
+EVENTS = [
+    {"id": "evt_a", "type": "payment_intent.succeeded", "object": {"id": "pi_a"}},
+    {"id": "evt_b", "type": "payment_intent.succeeded", "object": {"id": "pi_b"}},
+]
+
+
+def test_pattern_schedules_cycle_and_count() -> None:
+    schedule = Schedule(seed=1)
+    schedule.configure({"pattern": "EEO"})
+    assert [schedule.next() for _ in range(6)] == list("EEOEEO")
+    assert schedule.stats == {"calls": 6, "ok": 2, "errors": 4, "timeouts": 0}
+
+
+def test_rate_schedules_repeat_with_the_seed() -> None:
+    def draw(seed: int) -> list[str]:
+        schedule = Schedule(seed)
+        schedule.configure({"rate": 0.3})
+        return [schedule.next() for _ in range(200)]
+
+    assert draw(7) == draw(7)
+    assert draw(7) != draw(8)
+    assert 40 <= draw(7).count("E") <= 80
+
+
+@pytest.mark.parametrize("config", [{"rate": 1.5}, {"pattern": "EX"}])
+def test_bad_schedules_are_refused(config: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"rate must be within 0\.\.1"):
+        Schedule(0).configure(config)
+
+
+def test_fake_provider_over_http() -> None:
+    port = free_port()
+    server = serve(port, seed=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert httpx.get(f"{base}/v1/payment_intents/pi_1").json() == {
+            "id": "pi_1",
+            "status": "succeeded",
+        }
+        assert httpx.post(f"{base}/_fake/config", json={"pattern": "E"}).status_code == 200
+        assert httpx.get(f"{base}/v2/payments/captures/C1").status_code == 500
+        assert httpx.post(f"{base}/_fake/config", json={"rate": 2}).status_code == 400
+        assert httpx.get(f"{base}/_fake/stats").json() == {
+            "calls": 2,
+            "ok": 1,
+            "errors": 1,
+            "timeouts": 0,
+        }
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_deliveries_repeat_resign_forge_and_shuffle_reproducibly() -> None:
+    def plan(**kwargs: object) -> list[object]:
+        options: dict[str, object] = dict(copies=3, resign=True, shuffle=False, bad_signatures=0)
+        options.update(kwargs)
+        return plan_deliveries(
+            EVENTS, secret="whsec_x", rng=random.Random(5), now=1_800_000_000, **options
+        )  # type: ignore[arg-type]
+
+    resigned = plan()
+    assert [(d.event_id, d.attempt, d.kind) for d in resigned][:3] == [
+        ("evt_a", 1, "first"),
+        ("evt_a", 2, "resigned"),
+        ("evt_a", 3, "resigned"),
+    ]
+    assert len({d.signature for d in resigned}) == 6  # every retry signed anew
+    repeated = plan(resign=False)
+    assert len({d.signature for d in repeated}) == 2  # the very same request again
+    forged = plan(bad_signatures=2)
+    assert [d.kind for d in forged].count("bad_signature") == 2
+    assert plan(shuffle=True) == plan(shuffle=True)  # same seed, same order
+    assert [d.event_id for d in plan(shuffle=True)] != [d.event_id for d in resigned]
+
+
+def test_signatures_verify_with_the_official_stripe_library() -> None:
+    good, forged = plan_deliveries(
+        EVENTS[:1],
+        secret="whsec_x",
+        copies=1,
+        resign=True,
+        shuffle=False,
+        bad_signatures=1,
+        rng=random.Random(0),
+    )
+    assert stripe.Webhook.construct_event(good.body, good.signature, "whsec_x")["id"] == "evt_a"
+    with pytest.raises(stripe.SignatureVerificationError):
+        stripe.Webhook.construct_event(forged.body, forged.signature, "whsec_x")
+    body = json.dumps({"id": "evt_z", "type": "t"}).encode()
+    header = stripe_signature(body, "whsec_x", 1_800_000_000)
+    assert header == stripe.WebhookSignature.generate_signature_header(
+        body.decode(), "whsec_x", timestamp=1_800_000_000
+    )
