@@ -106,8 +106,16 @@ def _state(pid: int) -> str:
 
 def _kill(fault: KillFault, stack: Stack, key: str) -> ActiveFault:
     process, pid = _process(stack, fault.service)
+    running = stack.services[fault.service]
     process.signal(signal.SIGKILL)
-    active = ActiveFault(f"kill -9 {fault.service} (pid {pid})", lambda: None)
+
+    def revert() -> None:
+        if fault.restart and running.restart is not None:
+            running.restart()
+            new_pid = running.process.pid if running.process else None
+            active.evidence.append(f"{fault.service} restarted as pid {new_pid}")
+
+    active = ActiveFault(f"kill -9 {fault.service} (pid {pid})", revert)
     try:
         code: int | None = process.wait(timeout_s=5)
     except TimeoutError:

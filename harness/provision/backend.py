@@ -6,6 +6,7 @@ the same file. Faults reach services through :class:`RunningService`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +28,8 @@ class RunningService:
     endpoint: Endpoint
     log_path: Path
     process: ManagedProcess | None = None
+    #: start the service again as it was first started (same command, env, readiness check)
+    restart: Callable[[], None] | None = None
 
 
 @dataclass

@@ -174,21 +174,32 @@ class LocalProvisioner:
                 f"{where}: program {argv[0]!r} is not installed or not on PATH; install it or "
                 "give its full path in the scenario"
             )
-        process = ManagedProcess(
-            name,
-            argv,
-            env=env,
-            cwd=None,
-            log_path=directory / f"{name}.log",
-            stop_signal=_SIGNALS[service.stop_signal],
-            stop_timeout_s=service.stop_timeout_s,
-        )
-        running = RunningService(name, "process", endpoint, process.log_path, process)
+        running = RunningService(name, "process", endpoint, directory / f"{name}.log")
         stack.services[name] = running  # stopped by stop() even if it never becomes ready
-        process.start()
-        if service.ready is not None:
-            check, describe = self._ready_check(service.ready, endpoint, context, where, env)
-            process.wait_ready(check, timeout_s=service.ready_timeout_s, describe=describe)
+
+        def launch() -> None:
+            process = ManagedProcess(
+                name,
+                argv,
+                env=env,
+                cwd=None,
+                log_path=running.log_path,
+                stop_signal=_SIGNALS[service.stop_signal],
+                stop_timeout_s=service.stop_timeout_s,
+            )
+            running.process = process
+            process.start()
+            if service.ready is not None:
+                check, describe = self._ready_check(service.ready, endpoint, context, where, env)
+                process.wait_ready(check, timeout_s=service.ready_timeout_s, describe=describe)
+
+        def restart() -> None:
+            if running.process is not None:
+                running.process.stop()
+            launch()
+
+        running.restart = restart
+        launch()
         return running
 
     @staticmethod

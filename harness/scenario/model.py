@@ -251,10 +251,12 @@ class ToxicFault(_Model):
 
 
 class KillFault(_Model):
-    """SIGKILL a service's process group (it stays down)."""
+    """SIGKILL a service's process group mid-work; with ``restart`` it is started again (same
+    command and readiness check) when the step's duration ends, or when the method ends."""
 
     type: Literal["kill"]
     service: Name
+    restart: bool = True
 
 
 class PauseFault(_Model):

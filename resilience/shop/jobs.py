@@ -32,6 +32,8 @@ def make_broker(settings: ShopSettings) -> dramatiq.Broker:
         url=settings.redis_url,
         socket_timeout=settings.redis_socket_timeout_s,
         socket_connect_timeout=settings.redis_socket_timeout_s,
+        heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+        maintenance_chance=settings.broker_maintenance_chance,
     )
 
 

@@ -52,6 +52,17 @@ class ShopSettings(BaseSettings):
     job_max_backoff_ms: int = Field(default=300_000, ge=0)
     job_time_limit_ms: int = Field(default=60_000, gt=0)
     orders_queue: str = Field(default="orders", min_length=1)
+    broker_heartbeat_timeout_ms: int = Field(
+        default=60_000,
+        gt=0,
+        description="a worker silent this long is presumed dead; its unfinished jobs are requeued",
+    )
+    broker_maintenance_chance: int = Field(
+        default=1_000,
+        ge=0,
+        le=1_000_000,
+        description="per million broker commands, how often dead workers' jobs are looked for",
+    )
     fulfilment_sweep_interval_s: float = Field(
         default=30.0,
         gt=0,

@@ -196,6 +196,7 @@ def test_process_faults_fire(tmp_path: Path) -> None:
     pause, kill = record.steps
     assert pause.fired and "'T'" in pause.evidence[0]
     assert kill.fired and "exited with -9" in kill.evidence[0]
+    assert "sleeper restarted as pid" in kill.evidence[-1]  # brought back when the method ended
 
 
 def test_cli_run_writes_the_journal_and_sets_the_exit_code(tmp_path: Path) -> None:

@@ -57,6 +57,13 @@ SABOTAGE = [
         "the loop shows in the dedup hit rate",
         "below the minimum 0.4",
     ),
+    # If dead workers' jobs are only requeued after ten minutes, the killed job stays lost.
+    (
+        "worker-killed-mid-job.yaml",
+        {"SHOP_BROKER_HEARTBEAT_TIMEOUT_MS": "600000"},
+        "the requeued job pays and fulfils the order",
+        "observed 'pending', expected 'fulfilled'",
+    ),
 ]
 
 
