@@ -25,6 +25,7 @@ __all__ = [
     "KillFault",
     "PauseFault",
     "Probe",
+    "PrometheusProbe",
     "ProviderErrorsFault",
     "Proxy",
     "ProxyDownFault",
@@ -149,7 +150,21 @@ class RedisProbe(_Model):
     timeout_s: PositiveSeconds = 5.0
 
 
-Probe = Annotated[HttpProbe | CommandProbe | SqlProbe | RedisProbe, Field(discriminator="type")]
+class PrometheusProbe(_Model):
+    """A sample from a service's Prometheus text exposition (e.g. ``/metrics``)."""
+
+    type: Literal["prometheus"]
+    service: Name
+    path: str = "/metrics"
+    metric: str = Field(min_length=1, description="sample name, e.g. webhooks_received_total")
+    labels: dict[str, str] = Field(default_factory=dict, description="labels the sample must have")
+    timeout_s: PositiveSeconds = 5.0
+
+
+Probe = Annotated[
+    HttpProbe | CommandProbe | SqlProbe | RedisProbe | PrometheusProbe,
+    Field(discriminator="type"),
+]
 
 
 class Expect(_Model):
