@@ -201,3 +201,7 @@ def _summary(record: RunRecord) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
