@@ -19,6 +19,7 @@ from harness.actions import run_action
 from harness.errors import HarnessError
 from harness.faults import ActiveFault, apply_fault
 from harness.journal import AssertionRecord, CheckRecord, ScenarioRecord, Status, StepRecord
+from harness.load import start_load
 from harness.probes import judge, observe
 from harness.provision.backend import Provisioner, Stack
 from harness.provision.templates import TemplateContext
@@ -220,6 +221,22 @@ class ScenarioRunner:
                         endings.append(
                             (begin + (step.at_s + step.duration_s) * s, step_record, active)
                         )
+                elif step.load is not None:
+                    assert step.duration_s is not None  # the model requires it for load
+                    step_record = StepRecord(step.name, "load", now)
+                    self._event(f"load: {step.name}")
+                    active = start_load(
+                        step.load,
+                        step.duration_s * s,
+                        stack,
+                        self._context(stack, run_dir, variables),
+                        run_dir,
+                        f"step_{index}",
+                    )
+                    step_record.detail = active.description
+                    record.steps.append(step_record)
+                    faults.append((step_record, active))
+                    endings.append((begin + (step.at_s + step.duration_s) * s, step_record, active))
                 else:
                     assert step.action is not None
                     self._event(f"action: {step.name}")
@@ -292,6 +309,8 @@ class ScenarioRunner:
         for step in record.steps:
             if step.kind == "fault" and not step.fired:
                 return "failed", f"fault {step.name!r} never took hold: {step.evidence}"
+            if step.kind == "load" and not step.fired:
+                return "failed", f"load {step.name!r} fell short: {step.evidence}"
             if step.kind == "action" and step.status != "ok":
                 return "errored", f"action {step.name!r} failed: {step.detail}"
         for a in record.assertions:

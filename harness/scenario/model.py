@@ -23,6 +23,7 @@ __all__ = [
     "HttpAction",
     "HttpProbe",
     "KillFault",
+    "LocustLoad",
     "PauseFault",
     "Probe",
     "PrometheusProbe",
@@ -304,6 +305,24 @@ Fault = Annotated[
 ]
 
 
+class LocustLoad(_Model):
+    """Load from Locust, run headless in its own process for the step's ``duration_s``.
+
+    The locustfile's user classes read ``CG_*`` variables from ``env``; ``target_rps`` is checked
+    against the rate Locust achieved (within ``tolerance``).
+    """
+
+    type: Literal["locust"]
+    service: Name = Field(description="the service Locust sends traffic to (--host)")
+    locustfile: str = "locustfile.py"
+    user_classes: list[str] = Field(default_factory=list, description="default: all in the file")
+    users: int = Field(default=10, ge=1)
+    spawn_rate: float = Field(default=10.0, gt=0)
+    env: dict[str, str] = Field(default_factory=dict)
+    target_rps: float | None = Field(default=None, gt=0)
+    tolerance: float = Field(default=0.2, ge=0, lt=1)
+
+
 class Step(_Model):
     """One entry of the method's timeline: a fault or an action, at ``at_s`` after the method
     starts; a fault with ``duration_s`` is reverted when it ends (else at the end of the run)."""
@@ -313,13 +332,19 @@ class Step(_Model):
     duration_s: PositiveSeconds | None = None
     fault: Fault | None = None
     action: Action | None = None
+    load: LocustLoad | None = None
 
     @model_validator(mode="after")
     def _one_thing(self) -> Step:
-        if (self.fault is None) == (self.action is None):
-            raise ValueError("a step has exactly one of fault, action")
+        given = [k for k in ("fault", "action", "load") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a step has exactly one of fault, action, load (got {given or 'none'})"
+            )
         if self.action is not None and self.duration_s is not None:
-            raise ValueError("duration_s applies to faults only")
+            raise ValueError("duration_s applies to faults and load only")
+        if self.load is not None and self.duration_s is None:
+            raise ValueError("a load step needs duration_s (how long Locust runs)")
         return self
 
 
@@ -408,7 +433,7 @@ class Scenario(_Model):
                 )
             )
         for i, step in enumerate(self.method):
-            thing = step.fault or step.action
+            thing = step.fault or step.action or step.load
             refs.append((f"method.{i}.service", getattr(thing, "service", None)))
         for section in ("setup", "rollbacks"):
             for i, action in enumerate(getattr(self, section)):

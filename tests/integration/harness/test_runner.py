@@ -234,3 +234,39 @@ def test_cli_run_writes_the_journal_and_sets_the_exit_code(tmp_path: Path) -> No
 
     unknown = CliRunner().invoke(app, ["run", str(good), "--only", "nope"])
     assert unknown.exit_code == EXIT_ERRORED
+
+
+LOCUSTFILE = Path(__file__).with_name("locust_ping.py")
+
+
+@pytest.mark.parametrize(("target", "status"), [(8, "passed"), (200, "failed")])
+def test_locust_load_runs_in_its_own_process_and_is_checked(
+    tmp_path: Path, target: float, status: str
+) -> None:
+    spec = base(tmp_path)
+    spec["method"] = [
+        {
+            "name": "ping load",
+            "at_s": 0,
+            "duration_s": 3,
+            "load": {
+                "type": "locust",
+                "service": "app",
+                "locustfile": str(LOCUSTFILE),
+                "users": 2,
+                "spawn_rate": 2,
+                "env": {"CG_RPS_PER_USER": "5"},
+                "target_rps": target,
+                "tolerance": 0.3,
+            },
+        },
+    ]
+    spec["assertions"] = []
+    record = run(spec, tmp_path)
+    assert record.status == status, record.reason
+    load = record.steps[0]
+    assert load.kind == "load"
+    assert "requests, 0 failed" in load.evidence[0]
+    if status == "failed":
+        assert "load 'ping load' fell short" in record.reason
+        assert "target 200 req/s" in record.reason
