@@ -64,6 +64,13 @@ SABOTAGE = [
         "the requeued job pays and fulfils the order",
         "observed 'pending', expected 'fulfilled'",
     ),
+    # Without the webhook sweep, events stored while Redis was down are never enqueued.
+    (
+        "redis-outage-during-intake.yaml",
+        {"SHOP_WEBHOOK_SWEEP_STALE_AFTER_S": "3600"},
+        "both payments are applied once Redis is back",
+        "observed 0, expected 2",
+    ),
 ]
 
 
