@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from harness.commands import run_command
 from harness.fakes.webhooks import plan_deliveries
 from harness.probes import dig
 from harness.provision.backend import Stack
@@ -38,27 +37,16 @@ def _resolve_json(value: object, context: TemplateContext, where: str) -> object
 
 
 def _command(action: CommandAction, stack: Stack, context: TemplateContext) -> ActionResult:
-    argv = [resolve(a, context, where="action.command") for a in action.command]
-    env = {k: resolve(v, context, where=f"action.env.{k}") for k, v in action.env.items()}
-    try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=action.timeout_s,
-            check=False,
-            env={**os.environ, **env},
-        )
-    except FileNotFoundError:
-        return ActionResult(False, f"{argv[0]!r} is not installed or not on PATH")
-    except subprocess.TimeoutExpired:
-        return ActionResult(False, f"{' '.join(argv)} still ran after {action.timeout_s:g} s")
-    output = (done.stdout + done.stderr).strip()
-    ok = done.returncode == action.exit_code
-    detail = f"{' '.join(argv)} -> exit {done.returncode}"
+    outcome = run_command(
+        action.command, action.env, context, timeout_s=action.timeout_s, where="action"
+    )
+    if outcome.error is not None:
+        return ActionResult(False, outcome.error)
+    ok = outcome.returncode == action.exit_code
+    detail = f"{outcome.line} -> exit {outcome.returncode}"
     if not ok:
         detail += f" (expected {action.exit_code})"
-    return ActionResult(ok, f"{detail}: {output[-500:]}")
+    return ActionResult(ok, f"{detail}: {outcome.output[-500:]}")
 
 
 def _http(action: HttpAction, stack: Stack, context: TemplateContext) -> ActionResult:

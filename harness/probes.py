@@ -7,9 +7,7 @@ expectation then fails.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +17,7 @@ import psycopg
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.commands import run_command
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext, resolve
 from harness.scenario.model import (
@@ -74,23 +73,15 @@ def _http(probe: HttpProbe, stack: Stack, context: TemplateContext) -> Observati
 
 
 def _command(probe: CommandProbe, stack: Stack, context: TemplateContext) -> Observation:
-    argv = [resolve(a, context, where="probe.command") for a in probe.command]
-    env = {k: resolve(v, context, where=f"probe.env.{k}") for k, v in probe.env.items()}
-    try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=probe.timeout_s,
-            check=False,
-            env={**os.environ, **env},
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Observation(None, error=f"{' '.join(argv)}: {exc}")
-    output = (done.stdout + done.stderr).strip()
-    detail = f"{' '.join(argv)} -> exit {done.returncode}: {output[-300:]}"
+    outcome = run_command(
+        probe.command, probe.env, context, timeout_s=probe.timeout_s, where="probe"
+    )
+    if outcome.error is not None:
+        return Observation(None, error=outcome.error)
+    output = outcome.output
+    detail = f"{outcome.line} -> exit {outcome.returncode}: {output[-300:]}"
     if probe.regex is None:
-        return Observation(done.returncode, detail)
+        return Observation(outcome.returncode, detail)
     match = re.search(probe.regex, output)
     if match is None:
         return Observation(None, detail, error=f"output does not match {probe.regex!r}")
