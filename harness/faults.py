@@ -8,6 +8,7 @@ a fault that did not fire makes the scenario fail, since it then proved nothing.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,7 +130,10 @@ def _pause(fault: PauseFault, stack: Stack, key: str) -> ActiveFault:
     process, pid = _process(stack, fault.service)
     process.signal(signal.SIGSTOP)
     active = ActiveFault(f"pause {fault.service} (SIGSTOP)", lambda: process.signal(signal.SIGCONT))
-    state = _state(pid)
+    # SIGSTOP is delivered asynchronously: give the kernel a moment before reading the state.
+    deadline = time.monotonic() + 2.0
+    while (state := _state(pid)) != "T" and time.monotonic() < deadline:
+        time.sleep(0.01)
     active.fired = state == "T"
     active.evidence.append(f"{fault.service} process state {state!r} (T = stopped)")
     return active
