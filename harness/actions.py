@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 
 from harness.commands import run_command
-from harness.fakes.webhooks import plan_deliveries
+from harness.fakes.identity import load_key
+from harness.fakes.provider import CERT_PATH
+from harness.fakes.webhooks import PayPalSigner, plan_deliveries
 from harness.probes import dig
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext, resolve
@@ -78,9 +80,8 @@ def _http(action: HttpAction, stack: Stack, context: TemplateContext) -> ActionR
 
 
 def _webhooks(action: WebhooksAction, stack: Stack, context: TemplateContext) -> ActionResult:
-    url = stack.services[action.service].endpoint.url + resolve(
-        action.path, context, where="action.path"
-    )
+    path = action.path or f"/webhooks/{action.provider}"
+    url = stack.services[action.service].endpoint.url + resolve(path, context, where="action.path")
     # Event ids and the shuffle come from the run's seed: the same seed, the same deliveries.
     rng = random.Random(f"{context.seed}:{url}:{len(action.events)}")  # noqa: S311
     events = [
@@ -93,9 +94,21 @@ def _webhooks(action: WebhooksAction, stack: Stack, context: TemplateContext) ->
         }
         for e in action.events
     ]
+    paypal: PayPalSigner | None = None
+    if action.provider == "paypal":
+        assert action.signer is not None  # the model requires signer and webhook_id for PayPal
+        assert action.webhook_id is not None
+        signer = stack.services.get(action.signer)
+        key_file = signer.files.get("paypal_key") if signer is not None else None
+        if signer is None or key_file is None:
+            return ActionResult(False, f"signer {action.signer!r} is not a fake-provider service")
+        paypal = PayPalSigner(
+            load_key(key_file), signer.endpoint.url + CERT_PATH, action.webhook_id
+        )
     plan = plan_deliveries(
         events,
         secret=action.secret,
+        paypal=paypal,
         copies=action.copies,
         resign=action.resign,
         shuffle=action.shuffle,
@@ -116,10 +129,7 @@ def _webhooks(action: WebhooksAction, stack: Stack, context: TemplateContext) ->
                 response = client.post(
                     url,
                     content=delivery.body,
-                    headers={
-                        "Stripe-Signature": delivery.signature,
-                        "Content-Type": "application/json",
-                    },
+                    headers={**delivery.headers, "Content-Type": "application/json"},
                 )
                 entry["status"] = response.status_code
                 try:

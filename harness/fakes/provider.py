@@ -8,7 +8,8 @@ whose failures follow a schedule the harness sets while the scenario runs.
 fail. The harness talks to ``/_fake/``: ``POST /_fake/config`` sets the schedule
 (``{"rate": 0.3}`` — a seeded share of calls fail; or ``{"pattern": "EEO"}`` — cycle through
 E = 500, T = hang ``timeout_s`` then 500, O = ok), ``GET /_fake/stats`` reports what was served
-(the evidence that a fault fired).
+(the evidence that a fault fired). With ``--cert``, ``GET /_fake/paypal-cert.pem`` serves the
+certificate of the key the harness signs PayPal deliveries with.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Schedule", "main", "serve"]
+__all__ = ["CERT_PATH", "Schedule", "main", "serve"]
 
 ROUTES = {"/v1/payment_intents/": "succeeded", "/v2/payments/captures/": "COMPLETED"}
 
@@ -59,7 +60,12 @@ class Schedule:
             return outcome
 
 
-def serve(port: int, seed: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+CERT_PATH = "/_fake/paypal-cert.pem"
+
+
+def serve(
+    port: int, seed: int, host: str = "127.0.0.1", certificate: bytes | None = None
+) -> ThreadingHTTPServer:
     schedule = Schedule(seed)
 
     class Handler(BaseHTTPRequestHandler):
@@ -74,6 +80,13 @@ def serve(port: int, seed: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
         def do_GET(self) -> None:
             if self.path == "/_fake/stats":
                 self._send(200, schedule.stats)
+                return
+            if self.path == CERT_PATH and certificate is not None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-pem-file")
+                self.send_header("Content-Length", str(len(certificate)))
+                self.end_headers()
+                self.wfile.write(certificate)
                 return
             for prefix, status in ROUTES.items():
                 if self.path.startswith(prefix):
@@ -109,8 +122,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="fake payment provider for chaos scenarios")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cert", help="PEM certificate to serve at " + CERT_PATH)
     args = parser.parse_args()
-    server = serve(args.port, args.seed)
+    certificate = open(args.cert, "rb").read() if args.cert else None  # noqa: SIM115
+    server = serve(args.port, args.seed, certificate=certificate)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

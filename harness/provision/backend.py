@@ -30,6 +30,8 @@ class RunningService:
     process: ManagedProcess | None = None
     #: start the service again as it was first started (same command, env, readiness check)
     restart: Callable[[], None] | None = None
+    #: files the service shares with the harness (a fake provider's PayPal signing key)
+    files: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass

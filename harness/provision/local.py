@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from harness.errors import ProvisionError
+from harness.fakes.identity import signing_identity
 from harness.provision.backend import RunningService, Stack
 from harness.provision.process import ManagedProcess, free_port, port_is_open
 from harness.provision.recipes import HOST, PostgresServer, RedisServer, ToxiproxyServer
@@ -131,6 +132,7 @@ class LocalProvisioner:
 
     def _start_fake_provider(self, name: str, directory: Path) -> RunningService:
         port = free_port(HOST)
+        key_path, cert_path = signing_identity(directory)
         argv = [
             sys.executable,
             "-m",
@@ -139,10 +141,19 @@ class LocalProvisioner:
             str(port),
             "--seed",
             str(self._seed),
+            "--cert",
+            str(cert_path),
         ]
         process = ManagedProcess(name, argv, log_path=directory / f"{name}.log")
         endpoint = Endpoint(HOST, port, f"http://{HOST}:{port}")
-        running = RunningService(name, "fake-provider", endpoint, process.log_path, process)
+        running = RunningService(
+            name,
+            "fake-provider",
+            endpoint,
+            process.log_path,
+            process,
+            files={"paypal_key": key_path, "paypal_cert": cert_path},
+        )
         process.start()
         stats = f"{endpoint.url}/_fake/stats"
 

@@ -222,14 +222,21 @@ class WebhookEventSpec(_Model):
 
 
 class WebhooksAction(_Model):
-    """Deliver Stripe-signed webhook events the way providers do: at least once, as repeated
-    requests or re-signed retries, in order or shuffled, with bad signatures mixed in."""
+    """Deliver signed webhook events the way providers do: at least once, as repeated requests
+    or re-signed retries, in order or shuffled, with bad signatures mixed in.
+
+    Stripe deliveries are signed with ``secret``. PayPal deliveries are signed with the key of
+    the ``signer`` service (a ``fake-provider``, which serves the matching certificate) for the
+    webhook ``webhook_id``.
+    """
 
     type: Literal["webhooks"]
     service: Name
-    provider: Literal["stripe"] = "stripe"
-    path: str = "/webhooks/stripe"
-    secret: str = Field(min_length=1)
+    provider: Literal["stripe", "paypal"] = "stripe"
+    path: str | None = Field(default=None, description="default: /webhooks/<provider>")
+    secret: str | None = Field(default=None, min_length=1, description="Stripe signing secret")
+    signer: Name | None = Field(default=None, description="PayPal: the fake-provider service")
+    webhook_id: str | None = Field(default=None, description="PayPal: the webhook id")
     events: list[WebhookEventSpec] = Field(min_length=1)
     copies: int = Field(default=1, ge=1, le=100, description="deliveries of each event")
     resign: bool = Field(
@@ -241,6 +248,16 @@ class WebhooksAction(_Model):
     bad_signatures: int = Field(default=0, ge=0, description="extra deliveries signed wrongly")
     status: int = Field(default=200, description="expected answer to each good delivery")
     timeout_s: PositiveSeconds = 10.0
+
+    @model_validator(mode="after")
+    def _signing(self) -> WebhooksAction:
+        if self.provider == "stripe" and not self.secret:
+            raise ValueError("Stripe deliveries need secret")
+        if self.provider == "paypal" and not (self.signer and self.webhook_id):
+            raise ValueError(
+                "PayPal deliveries need signer (a fake-provider service) and webhook_id"
+            )
+        return self
 
 
 Action = Annotated[CommandAction | HttpAction | WebhooksAction, Field(discriminator="type")]

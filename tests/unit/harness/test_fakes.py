@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -111,3 +112,41 @@ def test_signatures_verify_with_the_official_stripe_library() -> None:
     assert header == stripe.WebhookSignature.generate_signature_header(
         body.decode(), "whsec_x", timestamp=1_800_000_000
     )
+
+
+def test_paypal_deliveries_verify_with_the_shops_verifier(tmp_path: Path) -> None:
+    # The harness never imports the system; its tests may check the two agree.
+    from harness.fakes.identity import load_key, signing_identity
+    from harness.fakes.webhooks import PayPalSigner
+    from resilience.webhooks.paypal import CertificateStore, PayPalVerifier
+
+    key_path, cert_path = signing_identity(tmp_path)
+    url = "http://127.0.0.1:9/_fake/paypal-cert.pem"
+    signer = PayPalSigner(load_key(key_path), url, "WH-1")
+    events = [{"id": "WH-EVT-1", "type": "PAYMENT.CAPTURE.COMPLETED", "object": {"id": "C1"}}]
+    plan = plan_deliveries(
+        events,
+        paypal=signer,
+        copies=2,
+        resign=True,
+        shuffle=False,
+        bad_signatures=1,
+        rng=random.Random(0),
+    )
+    pem = cert_path.read_bytes()
+    store = CertificateStore(
+        allowed_hosts=["127.0.0.1"],
+        allow_http=True,
+        client=httpx.Client(
+            transport=httpx.MockTransport(lambda _r: httpx.Response(200, content=pem))
+        ),
+    )
+    verifier = PayPalVerifier("WH-1", store)
+    for delivery in plan:
+        headers = {k.lower(): v for k, v in delivery.headers.items()}
+        if delivery.kind == "bad_signature":
+            with pytest.raises(Exception, match="bad_signature"):
+                verifier.verify(delivery.body, headers)
+        else:
+            assert verifier.verify(delivery.body, headers).event_id == "WH-EVT-1"
+    assert plan[0].signature != plan[1].signature  # the retry was signed anew
