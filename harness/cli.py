@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import platform
 import random
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +22,7 @@ from harness import __version__
 from harness.errors import ScenarioInvalid
 from harness.journal import RunRecord
 from harness.provision.local import LocalProvisioner
-from harness.run import ScenarioRunner
+from harness.run import ScenarioInterrupted, ScenarioRunner
 from harness.scenario.loader import LoadedScenario, load_scenarios
 from harness.scenario.schema import scenario_schema
 
@@ -173,14 +174,23 @@ def run(
         on_event=lambda message: out.print(f"  {message}", highlight=False),
     )
     interrupted = False
+    # CI runners stop jobs with SIGTERM: treat it like Ctrl-C, so faults are reverted,
+    # rollbacks run and every service is stopped before the process ends.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         for item in loaded:
             scenario_dir = run_dir / item.scenario.id
             record.scenarios.append(runner.run(item, scenario_dir))
             record.write(run_dir / "journal.json")
+    except ScenarioInterrupted as stop:
+        interrupted = True
+        record.scenarios.append(stop.record)
+        err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
     except KeyboardInterrupt:
         interrupted = True
         err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     record.finished_at = time.time()
     record.write(run_dir / "journal.json")
     _summary(record)
@@ -188,6 +198,10 @@ def run(
         raise typer.Exit(EXIT_ERRORED)
     if record.status == "failed":
         raise typer.Exit(EXIT_FAILED)
+
+
+def _raise_interrupt(_signo: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _summary(record: RunRecord) -> None:

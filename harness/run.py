@@ -26,7 +26,7 @@ from harness.provision.templates import TemplateContext
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.model import Action, Assertion, Check, Step
 
-__all__ = ["ScenarioRunner"]
+__all__ = ["ScenarioInterrupted", "ScenarioRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class ScenarioRunner:
         )
         self._time.origin = self._time.clock()
         stack: Stack | None = None
+        interrupted = False
         faults: list[tuple[StepRecord, ActiveFault]] = []
         variables: dict[str, str] = {}
         try:
@@ -118,7 +119,7 @@ class ScenarioRunner:
             record.status, record.reason = abort.status, abort.reason
         except KeyboardInterrupt:
             record.status, record.reason = "errored", "interrupted (Ctrl-C); rolled back"
-            raise
+            interrupted = True
         except HarnessError as exc:
             record.status, record.reason = "errored", str(exc)
         except Exception as exc:  # a bug in the harness must still roll back and tear down
@@ -140,6 +141,8 @@ class ScenarioRunner:
             self._event(
                 f"{scenario.id}: {record.status}" + (f" — {record.reason}" if record.reason else "")
             )
+        if interrupted:
+            raise ScenarioInterrupted(record)
         return record
 
     # -- pieces ------------------------------------------------------------------------------
@@ -320,6 +323,15 @@ class ScenarioRunner:
             if not c.ok:
                 return "failed", f"steady state not restored after the method: {c.name}: {c.why}"
         return "passed", ""
+
+
+class ScenarioInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during a scenario, raised after everything was rolled back and
+    stopped; carries the scenario's record so the journal keeps it."""
+
+    def __init__(self, record: ScenarioRecord) -> None:
+        super().__init__(record.id)
+        self.record = record
 
 
 class _Abort(Exception):

@@ -270,3 +270,42 @@ def test_locust_load_runs_in_its_own_process_and_is_checked(
     if status == "failed":
         assert "load 'ping load' fell short" in record.reason
         assert "target 200 req/s" in record.reason
+
+
+def test_sigterm_to_chaosgate_run_leaves_nothing_behind(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    spec = base(tmp_path)
+    spec["method"][0]["duration_s"] = 60  # long enough to be interrupted mid-fault
+    spec["assertions"] = []
+    scenario_file = tmp_path / "long.yaml"
+    scenario_file.write_text(yaml.safe_dump(spec))
+    before = server_pids()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            str(scenario_file),
+            "--report-dir",
+            str(tmp_path / "reports"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while server_pids() == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # let the method start
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_ERRORED, output
+    assert "interrupted: faults reverted, rollbacks run, services stopped" in output
+    assert server_pids() == before
+    assert (tmp_path / "rolled-back").exists()
+    journal = json.loads(next((tmp_path / "reports").glob("run-*/journal.json")).read_text())
+    assert journal["scenarios"][0]["reason"] == "interrupted (Ctrl-C); rolled back"
