@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -125,6 +126,7 @@ def main() -> None:
             api.stop()
         postgres.stop()
         redis_server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
     ms = {k: sorted(v * 1000 for v in vs) for k, vs in samples.items()}
     result = {
