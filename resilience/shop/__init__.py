@@ -5,7 +5,26 @@ It exists so that chaosgate has a real system to break: an HTTP API (FastAPI), b
 CLI (``shop``). The harness never imports it; it drives it through HTTP, SQL, Redis and commands.
 """
 
-from resilience.shop.context import ShopContext
-from resilience.shop.settings import ShopSettings
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from resilience.shop.context import ShopContext
+    from resilience.shop.settings import ShopSettings
 
 __all__ = ["ShopContext", "ShopSettings"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the composition root pulls in FastAPI, Dramatiq and the webhook
+    # stack, which `shop db ...` and other light commands do not need (1.6 s of start-up).
+    if name == "ShopContext":
+        from resilience.shop.context import ShopContext
+
+        return ShopContext
+    if name == "ShopSettings":
+        from resilience.shop.settings import ShopSettings
+
+        return ShopSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from resilience import __version__
-from resilience.shop import migrate
 from resilience.shop.cli_support import (
     emit_json,
     errors_to_exit,
@@ -32,7 +31,6 @@ from resilience.shop.cli_support import (
 from resilience.shop.cli_webhooks import webhooks_app
 from resilience.shop.orders import OrderStatus
 from resilience.shop.schemas import OrderOut, ProductIn
-from resilience.shop.sweeper import Sweeper, shop_sweeps
 
 __all__ = ["app", "main"]
 
@@ -72,6 +70,8 @@ def _root(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
     """Migrate the database up to REVISION (default: the newest)."""
+    from resilience.shop import migrate  # Alembic: only the db commands need it
+
     settings = load_settings()
     with errors_to_exit(settings):
         migrate.upgrade(settings.database_url, revision)
@@ -83,6 +83,8 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="target revision, e.g. base")],
 ) -> None:
     """Migrate the database down to REVISION (``base`` removes every table)."""
+    from resilience.shop import migrate  # Alembic: only the db commands need it
+
     settings = load_settings()
     with errors_to_exit(settings):
         migrate.downgrade(settings.database_url, revision)
@@ -92,6 +94,8 @@ def db_downgrade(
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's revision and the newest one; exit 1 when they differ."""
+    from resilience.shop import migrate  # Alembic: only the db commands need it
+
     settings = load_settings()
     with errors_to_exit(settings):
         at, heads = migrate.current(settings.database_url), migrate.heads()
@@ -148,6 +152,8 @@ def worker(
             ctx.check_broker()
         except Exception as exc:
             fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
+        from resilience.shop.sweeper import Sweeper, shop_sweeps
+
         stop = threading.Event()
         _on_signals(lambda: stop.set())
         w = dramatiq.Worker(ctx.broker, worker_threads=threads or settings.worker_threads)

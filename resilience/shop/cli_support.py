@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -16,9 +16,11 @@ from rich.console import Console
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from resilience.errors import ConfigurationError, ShopError
-from resilience.shop.context import ShopContext
 from resilience.shop.durations import parse_duration
 from resilience.shop.settings import ShopSettings
+
+if TYPE_CHECKING:
+    from resilience.shop.context import ShopContext
 
 __all__ = [
     "emit_json",
@@ -87,6 +89,8 @@ def errors_to_exit(settings: ShopSettings) -> Iterator[None]:
 
 @contextmanager
 def shop_context(settings: ShopSettings) -> Iterator[ShopContext]:
+    from resilience.shop.context import ShopContext  # heavy: imported when a command needs it
+
     with errors_to_exit(settings):
         ctx = ShopContext.from_settings(settings)
         try:

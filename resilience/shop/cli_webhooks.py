@@ -5,13 +5,15 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from resilience.shop.cli_support import emit_json, load_settings, out, parse_since, shop_context
-from resilience.webhooks.processor import FailureView
+
+if TYPE_CHECKING:
+    from resilience.webhooks.processor import FailureView
 
 __all__ = ["webhooks_app"]
 
