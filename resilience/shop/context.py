@@ -59,6 +59,7 @@ class ShopContext:
     intake: WebhookIntake
     processor: WebhookProcessor
     metrics: WebhookMetrics
+    handoff: Handoff
     clock: Callable[[], datetime] = field(default=utcnow)
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
@@ -150,6 +151,7 @@ class ShopContext:
             intake,
             processor,
             metrics,
+            handoff,
             clock,
             closers,
         )

@@ -60,6 +60,14 @@ class Handoff:
                 log.warning("%s; the event is stored and the sweep will enqueue it", exc)
             except Exception:  # the thread must survive anything one enqueue does
                 log.exception("enqueueing event row %s failed; the sweep will retry", row_id)
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    def flush(self) -> None:
+        """Return once every id submitted so far has been handed to the broker (or dropped)."""
+        if self._started:
+            self._queue.join()
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Enqueue what is buffered (up to ``timeout_s``), then stop the thread."""

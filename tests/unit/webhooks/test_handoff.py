@@ -76,3 +76,20 @@ def test_counts_survive_a_store_outage() -> None:
     store.down = False
     metrics.flush()
     assert store.totals()[("received", "stripe", "")] == 2
+
+
+def test_flush_waits_until_everything_submitted_is_enqueued() -> None:
+    release = threading.Event()
+    sent: list[int] = []
+
+    def slow(row_id: int) -> None:
+        release.wait(5)
+        sent.append(row_id)
+
+    handoff = Handoff(slow)
+    handoff.submit(1)
+    handoff.submit(2)
+    threading.Timer(0.2, release.set).start()
+    handoff.flush()
+    assert sent == [1, 2]
+    handoff.close()
