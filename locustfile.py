@@ -1,28 +1,48 @@
 """Load for the reference shop service, run by chaosgate in its own process (``load:`` steps).
 
-Settings come from the environment the scenario gives: ``CG_PRODUCT_ID`` (the product to order),
-``CG_RPS_PER_USER`` (orders per second per simulated user; users x this = the target rate).
+Settings come from the environment the scenario gives:
+
+- ``CG_PRODUCT_ID``: the product to order; ``CG_MAX_QUANTITY``: items per order, drawn 1..N.
+- ``CG_RPS_PER_USER``: orders per second per simulated user (users x this = the target rate).
+- ``CG_SEED``: set by chaosgate from the run's seed; every user's data (quantities, idempotency
+  keys) is drawn with Faker from it, so the same seed places the same orders.
+
+A load step's ``shape`` (stages of users over time) needs nothing here: chaosgate adds its own
+shape class next to this file.
+
 Only this file imports Locust: it patches the interpreter with gevent.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 
+from faker import Faker
 from locust import HttpUser, constant_throughput, task
+
+_SEED = int(os.environ.get("CG_SEED", "0"))
+_users = itertools.count()
 
 
 class ShopCustomer(HttpUser):
-    """Places one-item orders at a constant rate."""
+    """Places orders at a constant rate, each with an idempotency key."""
 
     wait_time = constant_throughput(float(os.environ.get("CG_RPS_PER_USER", "1")))
 
+    def on_start(self) -> None:
+        self.fake = Faker()
+        self.fake.seed_instance(_SEED * 100_003 + next(_users))
+        self.product = int(os.environ.get("CG_PRODUCT_ID", "1"))
+        self.max_quantity = int(os.environ.get("CG_MAX_QUANTITY", "1"))
+
     @task
     def place_order(self) -> None:
-        product = int(os.environ.get("CG_PRODUCT_ID", "1"))
+        quantity = self.fake.random_int(1, self.max_quantity)
         with self.client.post(
             "/orders",
-            json={"lines": [{"product_id": product, "quantity": 1}]},
+            json={"lines": [{"product_id": self.product, "quantity": quantity}]},
+            headers={"Idempotency-Key": self.fake.uuid4()},
             name="POST /orders",
             catch_response=True,
         ) as response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,11 +80,14 @@ def _http(action: HttpAction, stack: Stack, context: TemplateContext) -> ActionR
     return ActionResult(True, detail, captured)
 
 
-def _webhooks(action: WebhooksAction, stack: Stack, context: TemplateContext) -> ActionResult:
+def _webhooks(
+    action: WebhooksAction, stack: Stack, context: TemplateContext, key: str
+) -> ActionResult:
     path = action.path or f"/webhooks/{action.provider}"
     url = stack.services[action.service].endpoint.url + resolve(path, context, where="action.path")
-    # Event ids and the shuffle come from the run's seed: the same seed, the same deliveries.
-    rng = random.Random(f"{context.seed}:{url}:{len(action.events)}")  # noqa: S311
+    # Event ids and the shuffle come from the run's seed and the step, never from anything that
+    # changes between runs (ports): the same seed, the same deliveries.
+    rng = random.Random(f"{context.seed}:{key}")  # noqa: S311
     events = [
         {
             "id": resolve(e.id, context, where="action.events.id")
@@ -117,8 +121,11 @@ def _webhooks(action: WebhooksAction, stack: Stack, context: TemplateContext) ->
     )
     history: list[dict[str, Any]] = []
     unexpected: list[str] = []
+    pause_s = action.pace_s * context.time_scale
     with httpx.Client(timeout=action.timeout_s) as client:
-        for delivery in plan:
+        for n, delivery in enumerate(plan):
+            if pause_s and n and n % action.burst == 0:
+                time.sleep(pause_s)
             entry: dict[str, Any] = {
                 "event_id": delivery.event_id,
                 "type": delivery.event_type,
@@ -156,9 +163,13 @@ def _webhooks(action: WebhooksAction, stack: Stack, context: TemplateContext) ->
     return ActionResult(not unexpected, detail, history=history)
 
 
-def run_action(action: Action, stack: Stack, context: TemplateContext) -> ActionResult:
+def run_action(
+    action: Action, stack: Stack, context: TemplateContext, *, key: str = "action"
+) -> ActionResult:
+    """Run one action; ``key`` names it for seeded choices (the same key and seed, the same
+    event ids and order)."""
     if isinstance(action, CommandAction):
         return _command(action, stack, context)
     if isinstance(action, WebhooksAction):
-        return _webhooks(action, stack, context)
+        return _webhooks(action, stack, context, key)
     return _http(action, stack, context)

@@ -16,6 +16,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from harness import __version__
@@ -167,21 +175,39 @@ def run(
         f"time scale {time_scale:g}, journal {run_dir / 'journal.json'}",
         highlight=False,
     )
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    )
+    suite = progress.add_task("starting", total=len(loaded))
+
+    def on_event(message: str) -> None:
+        progress.console.print(f"  {message}", highlight=False)
+        progress.update(suite, description=message[:70])
+
+    provisioner = LocalProvisioner(seed=seed, time_scale=time_scale)
     runner = ScenarioRunner(
-        LocalProvisioner(seed=seed, time_scale=time_scale),
+        provisioner,
         seed=seed,
         time_scale=time_scale,
-        on_event=lambda message: out.print(f"  {message}", highlight=False),
+        on_event=on_event,
     )
     interrupted = False
     # CI runners stop jobs with SIGTERM: treat it like Ctrl-C, so faults are reverted,
     # rollbacks run and every service is stopped before the process ends.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        for item in loaded:
-            scenario_dir = run_dir / item.scenario.id
-            record.scenarios.append(runner.run(item, scenario_dir))
-            record.write(run_dir / "journal.json")
+        with progress:
+            for item in loaded:
+                scenario_dir = run_dir / item.scenario.id
+                record.scenarios.append(runner.run(item, scenario_dir))
+                record.write(run_dir / "journal.json")
+                progress.advance(suite)
     except ScenarioInterrupted as stop:
         interrupted = True
         record.scenarios.append(stop.record)
@@ -191,6 +217,7 @@ def run(
         err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        provisioner.close()
     record.finished_at = time.time()
     record.write(run_dir / "journal.json")
     _summary(record)

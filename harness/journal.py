@@ -16,7 +16,15 @@ from typing import Any, Literal
 
 from harness import __version__
 
-__all__ = ["AssertionRecord", "CheckRecord", "RunRecord", "ScenarioRecord", "Status", "StepRecord"]
+__all__ = [
+    "AssertionRecord",
+    "CheckRecord",
+    "InvariantRecord",
+    "RunRecord",
+    "ScenarioRecord",
+    "Status",
+    "StepRecord",
+]
 
 Status = Literal["passed", "failed", "errored"]
 
@@ -56,6 +64,16 @@ class AssertionRecord:
 
 
 @dataclass
+class InvariantRecord:
+    name: str
+    type: str
+    status: Literal["passed", "failed"] = "failed"
+    summary: str = ""
+    violations: list[str] = field(default_factory=list)
+    samples: int = 0
+
+
+@dataclass
 class ScenarioRecord:
     id: str
     title: str
@@ -69,6 +87,7 @@ class ScenarioRecord:
     steady_state_after: list[CheckRecord] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     assertions: list[AssertionRecord] = field(default_factory=list)
+    invariants: list[InvariantRecord] = field(default_factory=list)
     rollbacks: list[StepRecord] = field(default_factory=list)
     services: dict[str, str] = field(default_factory=dict)  # name -> log file
     teardown_problems: list[str] = field(default_factory=list)

@@ -4,7 +4,10 @@ so it never runs inside the harness), its stats read back from its CSV output.""
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import sys
+import time
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -15,6 +18,9 @@ from harness.provision.templates import TemplateContext, resolve
 from harness.scenario.model import LocustLoad
 
 __all__ = ["LoadError", "read_stats", "start_load"]
+
+
+SHAPE_FILE = Path(__file__).with_name("loadshape.py")
 
 
 class LoadError(HarnessError):
@@ -46,6 +52,11 @@ def read_stats(stats_csv: Path) -> dict[str, float]:
     }
 
 
+def hash_key(text: str) -> int:
+    """A stable 31-bit number from ``text`` (Python's ``hash`` changes between processes)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
 def start_load(
     load: LocustLoad,
     duration_s: float,
@@ -68,12 +79,9 @@ def start_load(
         "-m",
         "locust",
         "-f",
-        str(locustfile),
+        f"{locustfile},{SHAPE_FILE}" if load.shape else str(locustfile),
         "--headless",
-        "-u",
-        str(load.users),
-        "-r",
-        f"{load.spawn_rate:g}",
+        *([] if load.shape else ["-u", str(load.users), "-r", f"{load.spawn_rate:g}"]),
         "-t",
         f"{max(1, round(duration_s))}s",
         "--host",
@@ -86,17 +94,33 @@ def start_load(
         *load.user_classes,
     ]
     env = {k: resolve(v, context, where=f"load.env.{k}") for k, v in load.env.items()}
+    # Locust's data is drawn from the run's seed and the step: the same seed, the same orders.
+    env.setdefault("CG_SEED", str(abs(hash_key(f"{context.seed}:{key}"))))
+    if load.shape:
+        end, stages = 0.0, []
+        for stage in load.shape:
+            end += stage.duration_s * context.time_scale
+            stages.append([round(end, 3), stage.users, stage.spawn_rate])
+        env["CG_LOAD_SHAPE"] = json.dumps(stages)
     process = ManagedProcess(
         f"locust-{key}", argv, env={**env, "PYTHONUNBUFFERED": "1"}, log_path=out / "locust.log"
     )
     process.start()
-    active = ActiveFault(
-        f"Locust: {load.users} user(s) against {target} for {duration_s:g} s", lambda: None
+    planned_end = time.monotonic() + duration_s
+    who = (
+        f"{len(load.shape)} stage(s) up to {max(s.users for s in load.shape)} user(s)"
+        if load.shape
+        else f"{load.users} user(s)"
     )
+    active = ActiveFault(f"Locust: {who} against {target} for {duration_s:g} s", lambda: None)
 
     def finish() -> None:
+        # Reverted before its time (a failure elsewhere, Ctrl-C): stop Locust now rather than
+        # wait for its duration; it still writes the stats of what it did.
+        early = time.monotonic() < planned_end - 1.0
         try:
-            process.wait(timeout_s=duration_s + 30)
+            if not early:
+                process.wait(timeout_s=max(0.0, planned_end - time.monotonic()) + 30)
         except TimeoutError:
             pass
         finally:

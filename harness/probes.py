@@ -92,10 +92,14 @@ def _sql(probe: SqlProbe, stack: Stack, context: TemplateContext) -> Observation
     url = stack.services[probe.service].endpoint.url
     try:
         with psycopg.connect(url, connect_timeout=max(1, round(probe.timeout_s))) as conn:
-            row = conn.execute(probe.query).fetchone()
+            cursor = conn.execute(probe.query)
+            rows = cursor.fetchall() if probe.rows else [cursor.fetchone()]
     except psycopg.Error as exc:
         return Observation(None, error=f"{probe.query!r}: {type(exc).__name__}: {exc}")
-    value = row[0] if row else None
+    if probe.rows:
+        values = [row[0] for row in rows if row is not None]
+        return Observation(values, f"{probe.query} -> {len(values)} row(s)")
+    value = rows[0][0] if rows[0] else None
     return Observation(value, f"{probe.query} -> {value!r}")
 
 
@@ -108,6 +112,8 @@ def _redis(probe: RedisProbe, stack: Stack, context: TemplateContext) -> Observa
         return Observation(None, error=f"{' '.join(probe.command)}: {exc}")
     if isinstance(value, bytes):
         value = value.decode(errors="replace")
+    elif isinstance(value, list | set | tuple):
+        value = [v.decode(errors="replace") if isinstance(v, bytes) else v for v in value]
     return Observation(value, f"{' '.join(probe.command)} -> {value!r}")
 
 

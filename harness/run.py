@@ -10,6 +10,7 @@ fault never took hold); it *errors* when the harness could not run it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from harness.actions import run_action
 from harness.errors import HarnessError
 from harness.faults import ActiveFault, apply_fault
+from harness.invariants import check_invariant, describe
 from harness.journal import AssertionRecord, CheckRecord, ScenarioRecord, Status, StepRecord
 from harness.load import start_load
 from harness.probes import judge, observe
@@ -29,6 +31,8 @@ from harness.scenario.model import Action, Assertion, Check, Step
 __all__ = ["ScenarioInterrupted", "ScenarioRunner"]
 
 log = logging.getLogger(__name__)
+
+_POLL_S = 0.1  # how often the timeline looks at its assertion threads while nothing is due
 
 
 @dataclass
@@ -114,6 +118,20 @@ class ScenarioRunner:
             record.steady_state_after = self._checks(
                 scenario.steady_state, stack, run_dir, variables
             )
+            context = self._context(stack, run_dir, variables)
+            for invariant in scenario.invariants:
+                self._event(f"invariant: {invariant.name}")
+                record.invariants.append(
+                    check_invariant(
+                        invariant,
+                        record.steps,
+                        stack,
+                        context,
+                        time_scale=self._scale,
+                        clock=self._time.clock,
+                        sleep=self._time.sleep,
+                    )
+                )
             record.status, record.reason = self._verdict(record)
         except _Abort as abort:
             record.status, record.reason = abort.status, abort.reason
@@ -168,7 +186,7 @@ class ScenarioRunner:
     ) -> StepRecord:
         step = StepRecord(name, kind, self._time.now())
         try:
-            result = run_action(action, stack, self._context(stack, run_dir, variables))
+            result = run_action(action, stack, self._context(stack, run_dir, variables), key=name)
         except HarnessError as exc:
             step.status, step.detail = "errored", str(exc)
         else:
@@ -206,59 +224,114 @@ class ScenarioRunner:
         endings: list[tuple[float, StepRecord, ActiveFault]] = []
         states = [self._assertion_state(a, begin) for a in assertions]
         record.assertions = [st.record for st in states]
-        # The method ends when every step has run, every timed fault is reverted and every
-        # assertion is decided; faults without a duration are reverted with the rollbacks.
-        while True:
-            now = self._time.now()
-            while pending and begin + pending[0][1].at_s * s <= now:
-                index, step = pending.pop(0)
-                if step.fault is not None:
-                    step_record = StepRecord(step.name, "fault", now)
-                    self._event(f"fault: {step.name}")
-                    active = apply_fault(step.fault, stack, f"cg_step_{index}")
-                    step_record.detail = active.description
-                    step_record.evidence, step_record.fired = active.evidence, active.fired
-                    record.steps.append(step_record)
-                    faults.append((step_record, active))
-                    if step.duration_s is not None:
-                        endings.append(
-                            (begin + (step.at_s + step.duration_s) * s, step_record, active)
-                        )
-                elif step.load is not None:
-                    assert step.duration_s is not None  # the model requires it for load
-                    step_record = StepRecord(step.name, "load", now)
-                    self._event(f"load: {step.name}")
-                    active = start_load(
-                        step.load,
-                        step.duration_s * s,
-                        stack,
-                        self._context(stack, run_dir, variables),
-                        run_dir,
-                        f"step_{index}",
+        # Each assertion is sampled on its own thread, so a slow probe (a command that takes a
+        # second) never delays a fault, an action or another assertion's samples.
+        snapshot = [self._context(stack, run_dir, variables)]
+        stop = threading.Event()
+        watchers = [
+            threading.Thread(
+                target=self._watch, args=(st, stack, snapshot, stop), name=f"cg-assert-{i}"
+            )
+            for i, st in enumerate(states)
+        ]
+        for watcher in watchers:
+            watcher.start()
+        try:
+            # The method ends when every step has run, every timed fault is reverted and every
+            # assertion is decided; faults without a duration are reverted with the rollbacks.
+            while True:
+                now = self._time.now()
+                while pending and begin + pending[0][1].at_s * s <= now:
+                    index, step = pending.pop(0)
+                    self._run_step(
+                        index, step, begin, stack, run_dir, variables, record, faults, endings
                     )
-                    step_record.detail = active.description
-                    record.steps.append(step_record)
-                    faults.append((step_record, active))
-                    endings.append((begin + (step.at_s + step.duration_s) * s, step_record, active))
-                else:
-                    assert step.action is not None
-                    self._event(f"action: {step.name}")
-                    record.steps.append(
-                        self._action(step.name, "action", step.action, stack, run_dir, variables)
-                    )
-            for end_at, step_record, active in list(endings):
-                if end_at <= now:
-                    endings.remove((end_at, step_record, active))
-                    self._revert_one(step_record, active)
-            context = self._context(stack, run_dir, variables)
-            for st in states:
-                if not st.done and st.next_at <= now:
-                    self._sample(st, stack, context, now)
-            waiting = [begin + st.at_s * s for _, st in pending] + [e for e, _, _ in endings]
-            waiting += [st.next_at for st in states if not st.done]
-            if not waiting:
-                return
-            self._time.sleep(max(0.0, min(waiting) - self._time.now()))
+                    snapshot[0] = self._context(stack, run_dir, variables)
+                now = self._time.now()
+                for end_at, step_record, active in list(endings):
+                    if end_at <= now:
+                        endings.remove((end_at, step_record, active))
+                        self._revert_one(step_record, active)
+                waiting = [begin + st.at_s * s for _, st in pending] + [e for e, _, _ in endings]
+                deciding = any(w.is_alive() for w in watchers)
+                if not waiting and not deciding:
+                    return
+                wake = min(waiting) - self._time.now() if waiting else _POLL_S
+                self._time.sleep(max(0.0, min(wake, _POLL_S)))
+        finally:
+            stop.set()
+            for watcher in watchers:
+                watcher.join()
+
+    def _run_step(
+        self,
+        index: int,
+        step: Step,
+        begin: float,
+        stack: Stack,
+        run_dir: Path,
+        variables: dict[str, str],
+        record: ScenarioRecord,
+        faults: list[tuple[StepRecord, ActiveFault]],
+        endings: list[tuple[float, StepRecord, ActiveFault]],
+    ) -> None:
+        s = self._scale
+        now = self._time.now()
+        if step.fault is not None:
+            step_record = StepRecord(step.name, "fault", now)
+            self._event(f"fault: {step.name}")
+            active = apply_fault(step.fault, stack, f"cg_step_{index}")
+            step_record.detail = active.description
+            step_record.evidence, step_record.fired = active.evidence, active.fired
+            record.steps.append(step_record)
+            faults.append((step_record, active))
+            if step.duration_s is not None:
+                endings.append((begin + (step.at_s + step.duration_s) * s, step_record, active))
+        elif step.load is not None:
+            assert step.duration_s is not None  # the model requires it for load
+            step_record = StepRecord(step.name, "load", now)
+            self._event(f"load: {step.name}")
+            active = start_load(
+                step.load,
+                step.duration_s * s,
+                stack,
+                self._context(stack, run_dir, variables),
+                run_dir,
+                f"step_{index}",
+            )
+            step_record.detail = active.description
+            record.steps.append(step_record)
+            faults.append((step_record, active))
+            endings.append((begin + (step.at_s + step.duration_s) * s, step_record, active))
+        else:
+            assert step.action is not None
+            self._event(f"action: {step.name}")
+            record.steps.append(
+                self._action(step.name, "action", step.action, stack, run_dir, variables)
+            )
+
+    def _watch(
+        self,
+        st: _AssertionState,
+        stack: Stack,
+        snapshot: list[TemplateContext],
+        stop: threading.Event,
+    ) -> None:
+        try:
+            while not st.done:
+                delay = st.next_at - self._time.now()
+                if delay > 0 and stop.wait(delay):
+                    return
+                if stop.is_set():
+                    return
+                self._sample(st, stack, snapshot[0], self._time.now())
+        except Exception as exc:  # a bug in a probe must decide the assertion, not hang the run
+            log.exception("assertion %s: unexpected error", st.spec.name)
+            st.record.status, st.record.why, st.done = (
+                "failed",
+                f"{type(exc).__name__}: {exc}",
+                True,
+            )
 
     def _assertion_state(self, a: Assertion, begin: float) -> _AssertionState:
         s = self._scale
@@ -322,6 +395,9 @@ class ScenarioRunner:
         for c in record.steady_state_after:
             if not c.ok:
                 return "failed", f"steady state not restored after the method: {c.name}: {c.why}"
+        for inv in record.invariants:
+            if inv.status != "passed":
+                return "failed", f"invariant {inv.name!r} ({inv.type}) broken: {describe(inv)}"
         return "passed", ""
 
 

@@ -61,3 +61,7 @@ class Provisioner(Protocol):
         """Stop everything in ``stack``, whatever state it is in; returns problems met (never
         raises, so teardown always completes)."""
         ...
+
+    def close(self) -> None:
+        """Release what the backend keeps between scenarios (templates, images, networks)."""
+        ...

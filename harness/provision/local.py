@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import httpx
@@ -16,12 +17,18 @@ from harness.errors import ProvisionError
 from harness.fakes.identity import signing_identity
 from harness.provision.backend import RunningService, Stack
 from harness.provision.process import ManagedProcess, free_port, port_is_open
-from harness.provision.recipes import HOST, PostgresServer, RedisServer, ToxiproxyServer
+from harness.provision.recipes import (
+    HOST,
+    PostgresServer,
+    PostgresTemplate,
+    RedisServer,
+    ToxiproxyServer,
+)
 from harness.provision.templates import Endpoint, TemplateContext, references, resolve
 from harness.scenario.model import ReadyCheck, Scenario, Service
 from harness.toxiproxy import ToxiproxyClient
 
-__all__ = ["LocalProvisioner", "start_order"]
+__all__ = ["LocalProvisioner", "start_order", "start_waves"]
 
 _SIGNALS = {"TERM": signal.SIGTERM, "INT": signal.SIGINT, "KILL": signal.SIGKILL}
 
@@ -34,9 +41,10 @@ def _texts(service: Service) -> list[str]:
     ]
 
 
-def start_order(scenario: Scenario) -> list[str]:
-    """Services in an order where each starts after what it depends on, declared or referenced
-    (``${services.X...}``; ``${proxies.P...}`` needs P's upstream and the toxiproxy service)."""
+def start_waves(scenario: Scenario) -> list[list[str]]:
+    """Services in waves: each wave needs only services of earlier waves, declared or referenced
+    (``${services.X...}``; ``${proxies.P...}`` needs P's upstream and the toxiproxy service).
+    The services of one wave start together."""
     toxiproxy = [n for n, s in scenario.services.items() if s.kind == "toxiproxy"]
     needs: dict[str, set[str]] = {}
     for name, service in scenario.services.items():
@@ -48,14 +56,21 @@ def start_order(scenario: Scenario) -> list[str]:
                 deps.add(scenario.proxies[ref].upstream)
                 deps.update(toxiproxy)
         needs[name] = deps & set(scenario.services)
-    order: list[str] = []
-    while len(order) < len(needs):
-        ready = [n for n in needs if n not in order and needs[n] <= set(order)]
-        if not ready:
-            stuck = sorted(set(needs) - set(order))
+    waves: list[list[str]] = []
+    started: set[str] = set()
+    while len(started) < len(needs):
+        wave = [n for n in needs if n not in started and needs[n] <= started]
+        if not wave:
+            stuck = sorted(set(needs) - started)
             raise ProvisionError(f"services {stuck} wait on each other through ${{...}} references")
-        order.append(ready[0])
-    return order
+        waves.append(wave)
+        started.update(wave)
+    return waves
+
+
+def start_order(scenario: Scenario) -> list[str]:
+    """Services in an order where each starts after what it depends on."""
+    return [name for wave in start_waves(scenario) for name in wave]
 
 
 class LocalProvisioner:
@@ -71,17 +86,53 @@ class LocalProvisioner:
         self._time_scale = time_scale
         self._recipes: dict[str, RedisServer | PostgresServer | ToxiproxyServer] = {}
         self._dirs: dict[str, Path] = {}
+        self._wave: dict[str, int] = {}
+        self._pg_template = PostgresTemplate()
+
+    def close(self) -> None:
+        """Remove what is kept between scenarios (the PostgreSQL template cluster)."""
+        self._pg_template.close()
+
+    def __enter__(self) -> LocalProvisioner:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def start(self, scenario: Scenario, run_dir: Path) -> Stack:
         stack = Stack()
         try:
-            for name in start_order(scenario):
-                stack.services[name] = self._start_one(name, scenario, stack, run_dir)
+            waves = start_waves(scenario)
+            self._wave = {name: i for i, wave in enumerate(waves) for name in wave}
+            for wave in waves:
+                self._start_wave(wave, scenario, stack, run_dir)
                 self._create_proxies(scenario, stack)
+            # Keep the stack in start order whatever order the threads finished in.
+            order = start_order(scenario)
+            stack.services = {n: stack.services[n] for n in order if n in stack.services}
         except BaseException:
             self.stop(stack)
             raise
         return stack
+
+    def _start_wave(self, wave: list[str], scenario: Scenario, stack: Stack, run_dir: Path) -> None:
+        if len(wave) == 1:
+            stack.services[wave[0]] = self._start_one(wave[0], scenario, stack, run_dir)
+            return
+
+        def start(name: str) -> None:
+            stack.services[name] = self._start_one(name, scenario, stack, run_dir)
+
+        with ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix="cg-start") as pool:
+            futures = [pool.submit(start, name) for name in wave]
+            try:
+                wait(futures)
+            except BaseException:
+                # Ctrl-C while services start: let each finish starting, so stop() sees it.
+                wait(futures)
+                raise
+        for future in futures:
+            future.result()  # the first failure, naming its service
 
     def _context(self, stack: Stack, run_dir: Path, extra: dict[str, Endpoint]) -> TemplateContext:
         services = {n: s.endpoint for n, s in stack.services.items()} | extra
@@ -103,7 +154,7 @@ class LocalProvisioner:
                 name, "redis", endpoint, redis_server.process.log_path, redis_server.process
             )
         if service.kind == "postgres":
-            pg = PostgresServer()
+            pg = PostgresServer(template=self._pg_template.data())
             self._recipes[name] = pg
             pg.start()
             database = service.database or "postgres"
@@ -276,19 +327,46 @@ class LocalProvisioner:
                 except Exception as exc:
                     problems.append(f"proxy {name}: {exc}")
             stack.toxiproxy.close()
-        for name in reversed(list(stack.services)):
-            running = stack.services[name]
+        # Dependents stop before what they depend on: the reverse of start order, and the
+        # services of one start wave together.
+        names = list(stack.services)
+        waves = self._stop_waves(names)
+        for wave in waves:
+            with ThreadPoolExecutor(max_workers=max(1, len(wave))) as pool:
+                for problem in pool.map(lambda n: self._stop_one(n, stack), wave):
+                    if problem:
+                        problems.append(problem)
+        # A server whose start failed half-way is not in the stack, but must not outlive it.
+        for name in [n for n in self._recipes if n not in names]:
             try:
-                recipe = self._recipes.pop(name, None)
-                if recipe is not None:
-                    if isinstance(recipe, PostgresServer) and recipe.process is not None:
-                        self._keep_log(recipe.process.log_path, running, self._dirs.get(name))
-                    recipe.stop()
-                elif running.process is not None:
-                    running.process.stop()
+                self._recipes.pop(name).stop()
             except Exception as exc:
                 problems.append(f"service {name}: {exc}")
         return problems
+
+    def _stop_waves(self, names: list[str]) -> list[list[str]]:
+        waves: list[list[str]] = []
+        for name in reversed(names):
+            wave_of = self._wave.get(name, 0)
+            if waves and self._wave.get(waves[-1][0], 0) == wave_of:
+                waves[-1].append(name)
+            else:
+                waves.append([name])
+        return waves
+
+    def _stop_one(self, name: str, stack: Stack) -> str | None:
+        running = stack.services[name]
+        try:
+            recipe = self._recipes.pop(name, None)
+            if recipe is not None:
+                if isinstance(recipe, PostgresServer) and recipe.process is not None:
+                    self._keep_log(recipe.process.log_path, running, self._dirs.get(name))
+                recipe.stop()
+            elif running.process is not None:
+                running.process.stop()
+        except Exception as exc:
+            return f"service {name}: {exc}"
+        return None
 
     @staticmethod
     def _keep_log(source: Path, running: RunningService, directory: Path | None) -> None:

@@ -18,11 +18,14 @@ __all__ = [
     "Check",
     "CommandAction",
     "CommandProbe",
+    "ExactlyOnceInvariant",
     "Expect",
     "Fault",
     "HttpAction",
     "HttpProbe",
+    "Invariant",
     "KillFault",
+    "LoadStage",
     "LocustLoad",
     "PauseFault",
     "Probe",
@@ -37,6 +40,7 @@ __all__ = [
     "SqlProbe",
     "Step",
     "ToxicFault",
+    "UniqueInvariant",
     "WebhookEventSpec",
     "WebhooksAction",
 ]
@@ -141,6 +145,9 @@ class SqlProbe(_Model):
     type: Literal["sql"]
     service: Name = Field(description="a service of kind postgres")
     query: str = Field(min_length=1, description="the value is the first column of the first row")
+    rows: bool = Field(
+        default=False, description="the value is the first column of every row, as a list"
+    )
     timeout_s: PositiveSeconds = 5.0
 
 
@@ -246,6 +253,10 @@ class WebhooksAction(_Model):
     )
     shuffle: bool = Field(default=False, description="deliver in a seeded random order")
     bad_signatures: int = Field(default=0, ge=0, description="extra deliveries signed wrongly")
+    burst: int = Field(default=1, ge=1, description="deliveries sent back to back, then a pause")
+    pace_s: Seconds = Field(
+        default=0.0, description="pause after each burst (scaled); 0 sends all at once"
+    )
     status: int = Field(default=200, description="expected answer to each good delivery")
     timeout_s: PositiveSeconds = 10.0
 
@@ -322,6 +333,14 @@ Fault = Annotated[
 ]
 
 
+class LoadStage(_Model):
+    """One stage of a load shape: hold ``users`` for ``duration_s`` (scaled)."""
+
+    duration_s: PositiveSeconds
+    users: int = Field(ge=0)
+    spawn_rate: float = Field(default=10.0, gt=0, description="users started per second")
+
+
 class LocustLoad(_Model):
     """Load from Locust, run headless in its own process for the step's ``duration_s``.
 
@@ -336,6 +355,10 @@ class LocustLoad(_Model):
     users: int = Field(default=10, ge=1)
     spawn_rate: float = Field(default=10.0, gt=0)
     env: dict[str, str] = Field(default_factory=dict)
+    shape: list[LoadStage] = Field(
+        default_factory=list,
+        description="stages run one after another (a spike, a ramp); replaces users/spawn_rate",
+    )
     target_rps: float | None = Field(default=None, gt=0)
     tolerance: float = Field(default=0.2, ge=0, lt=1)
 
@@ -391,6 +414,32 @@ class Assertion(_Model):
         return self
 
 
+class ExactlyOnceInvariant(_Model):
+    """Every event the system acknowledged (a 2xx answer to one of the harness's webhook
+    deliveries) has exactly one effect or one dead letter, and nothing the system refused or
+    never received has any. Checked against the delivery history the harness recorded."""
+
+    type: Literal["exactly_once"]
+    name: str = Field(min_length=1)
+    effects: Probe = Field(description="a list of event ids, one per effect (e.g. sql, rows)")
+    dead_letters: Probe | None = Field(default=None, description="a list of dead-lettered ids")
+    within_s: PositiveSeconds = Field(
+        default=15.0, description="how long processing may take to settle (scaled)"
+    )
+    interval_s: PositiveSeconds = 0.5
+
+
+class UniqueInvariant(_Model):
+    """No duplicate effect: the probe's list never holds the same value twice."""
+
+    type: Literal["unique"]
+    name: str = Field(min_length=1)
+    probe: Probe = Field(description="a list, e.g. an sql probe with rows: true")
+
+
+Invariant = Annotated[ExactlyOnceInvariant | UniqueInvariant, Field(discriminator="type")]
+
+
 class Scenario(_Model):
     """One chaos scenario."""
 
@@ -406,6 +455,10 @@ class Scenario(_Model):
     steady_state: list[Check] = Field(default_factory=list)
     method: list[Step] = Field(default_factory=list)
     assertions: list[Assertion] = Field(default_factory=list)
+    invariants: list[Invariant] = Field(
+        default_factory=list,
+        description="checked after the method against the harness's history of operations",
+    )
     rollbacks: list[Action] = Field(
         default_factory=list, description="always run at the end, after faults are reverted"
     )
@@ -449,6 +502,12 @@ class Scenario(_Model):
                     getattr(assertion.check.probe, "service", None),
                 )
             )
+        for i, invariant in enumerate(self.invariants):
+            for field_name in ("effects", "dead_letters", "probe"):
+                probe = getattr(invariant, field_name, None)
+                refs.append(
+                    (f"invariants.{i}.{field_name}.service", getattr(probe, "service", None))
+                )
         for i, step in enumerate(self.method):
             thing = step.fault or step.action or step.load
             refs.append((f"method.{i}.service", getattr(thing, "service", None)))

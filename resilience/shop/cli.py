@@ -119,6 +119,13 @@ def _check_port_free(host: str, port: int) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="default: SHOP_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default: SHOP_PORT")] = None,
+    migrate: Annotated[
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="upgrade the database to head before serving (default: SHOP_MIGRATE_ON_START)",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (uvicorn) until SIGINT or SIGTERM."""
     import uvicorn
@@ -131,6 +138,13 @@ def serve(
     setup_logging(settings)
     if port:
         _check_port_free(host, port)
+    if settings.migrate_on_start if migrate is None else migrate:
+        from resilience.shop.migrate import upgrade
+
+        try:
+            upgrade(settings.database_url)
+        except Exception as exc:
+            fail(f"could not migrate the database at start: {type(exc).__name__}: {exc}")
     with shop_context(settings) as ctx:
         uvicorn.run(create_app(ctx), host=host, port=port, log_level=settings.log_level.lower())
 
@@ -156,7 +170,11 @@ def worker(
 
         stop = threading.Event()
         _on_signals(lambda: stop.set())
-        w = dramatiq.Worker(ctx.broker, worker_threads=threads or settings.worker_threads)
+        w = dramatiq.Worker(
+            ctx.broker,
+            worker_threads=threads or settings.worker_threads,
+            worker_timeout=settings.worker_idle_timeout_ms,
+        )
         w.start()
         sweeper = Sweeper(
             shop_sweeps(ctx), interval_s=settings.fulfilment_sweep_interval_s, stop=stop

@@ -45,8 +45,14 @@ class ShopSettings(BaseSettings):
     max_quantity_per_line: int = Field(default=1000, ge=1)
 
     # Jobs (Dramatiq)
+    migrate_on_start: bool = Field(
+        default=False, description="shop serve upgrades the database to head before serving"
+    )
     worker_threads: int = Field(default=4, ge=1)
     worker_shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    worker_idle_timeout_ms: int = Field(
+        default=1_000, ge=10, description="an idle worker polls its queues this often"
+    )
     job_max_retries: int = Field(default=5, ge=0)
     job_min_backoff_ms: int = Field(default=1_000, ge=0)
     job_max_backoff_ms: int = Field(default=300_000, ge=0)

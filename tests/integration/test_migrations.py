@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -53,3 +58,40 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
 
     migrate.upgrade(database_url)
     assert schema_drift(database_url) == []
+
+
+def test_concurrent_upgrades_of_one_postgresql_database_take_turns(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """API processes started together with ``--migrate`` all upgrade: on PostgreSQL an
+    advisory lock lets one create the schema while the others wait and then find it at head.
+    (Processes, not threads: Alembic's ``context`` is process-global.)"""
+    script = (
+        "import pathlib, sys, time\n"
+        "from resilience.shop import migrate\n"
+        "pathlib.Path(sys.argv[2]).touch()\n"
+        "while not pathlib.Path(sys.argv[3]).exists(): time.sleep(0.002)\n"
+        "migrate.upgrade(sys.argv[1])\n"
+    )
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, postgres_url, str(tmp_path / f"ready-{i}"), str(go)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("ready-*"))) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        go.touch()  # all four start upgrading at once
+        results = [(p.communicate(timeout=60)[1], p.returncode) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert [code for _, code in results] == [0, 0, 0, 0], [err[-500:] for err, _ in results]
+    assert migrate.current(postgres_url) == migrate.heads()

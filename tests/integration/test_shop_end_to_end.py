@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.provision import ManagedProcess, free_port
 from tests.support.servers import RedisServer, ToxiproxyServer
-from tests.support.shop import ADMIN, ShopStack, shop_stack, wait_for_status
+from tests.support.shop import ADMIN, ShopStack, shop_command, shop_stack, wait_for_status
 from tests.support.toxiproxy import proxy
 
 
@@ -142,3 +143,50 @@ def test_payment_during_a_redis_outage_is_fulfilled_after_it(
             final = wait_for_status(client, order_id, "fulfilled", timeout_s=30)
             assert final["status"] == "fulfilled", stack.worker.log_tail(40)
             assert "re-enqueued" in stack.worker.log_path.read_text()
+
+
+def test_api_processes_migrating_at_start_take_turns(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    """``shop serve --migrate`` twice at once on an empty PostgreSQL database: both serve, the
+    schema is created once (an advisory lock serialises them) and is at head."""
+    env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "SHOP_ADMIN_TOKEN": "t"}
+    ports = [free_port(), free_port()]
+    apis = [
+        ManagedProcess(
+            f"api-{i}",
+            [*shop_command(), "serve", "--migrate", "--port", str(port)],
+            env=env,
+            log_path=tmp_path / f"api-{i}.log",
+        )
+        for i, port in enumerate(ports)
+    ]
+    try:
+        for api in apis:
+            api.start()
+        for api, port in zip(apis, ports, strict=True):
+            api.wait_ready(
+                lambda port=port: _answers(f"http://127.0.0.1:{port}/health"),
+                timeout_s=60,
+                describe="GET /health answers 200",
+            )
+        for port in ports:
+            created = httpx.post(
+                f"http://127.0.0.1:{port}/admin/products",
+                headers={"Authorization": "Bearer t"},
+                json={"sku": f"SKU-{port}", "name": "x", "price_cents": 1, "stock": 1},
+                timeout=10,
+            )
+            assert created.status_code == 201, created.text
+    finally:
+        for api in apis:
+            api.stop()
+    logs = "".join((tmp_path / f"api-{i}.log").read_text() for i in range(2))
+    assert logs.count("Running upgrade  -> 0001") == 1
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from resilience.shop.models import Base
 
 config = context.config
 target_metadata = Base.metadata
 
+# Several API processes migrating at start (``shop serve --migrate``) take turns on PostgreSQL:
+# one upgrades, the others then find the database at head. Any constant works as the key.
+_LOCK_KEY = 0x5EED5C0DE
+
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url is set by resilience.shop.migrate.alembic_config"
     engine = create_engine(url, poolclass=pool.NullPool)
-    with engine.connect() as connection:
+    # One transaction around the lock and the migrations, committed when the block ends.
+    with engine.connect() as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from harness.cli import EXIT_ERRORED, EXIT_FAILED, app
 from harness.journal import ScenarioRecord
 from harness.provision.local import LocalProvisioner
-from harness.run import ScenarioRunner
+from harness.run import ScenarioInterrupted, ScenarioRunner
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.model import Scenario
 
@@ -309,3 +309,153 @@ def test_sigterm_to_chaosgate_run_leaves_nothing_behind(tmp_path: Path) -> None:
     assert (tmp_path / "rolled-back").exists()
     journal = json.loads(next((tmp_path / "reports").glob("run-*/journal.json")).read_text())
     assert journal["scenarios"][0]["reason"] == "interrupted (Ctrl-C); rolled back"
+
+
+def test_a_load_step_cut_short_stops_locust_at_once(tmp_path: Path) -> None:
+    import time
+
+    spec = base(tmp_path)
+    spec["method"] = [
+        {
+            "name": "long ping load",
+            "at_s": 0,
+            "duration_s": 120,
+            "load": {"type": "locust", "service": "app", "locustfile": str(LOCUSTFILE)},
+        },
+    ]
+    spec["assertions"] = []
+    started = time.monotonic()
+    calls = {"n": 0}
+
+    def sleep(seconds: float) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            time.sleep(3)
+            raise KeyboardInterrupt
+        time.sleep(min(seconds, 1))
+
+    with pytest.raises(ScenarioInterrupted) as stopped:
+        run(spec, tmp_path, sleep=sleep)
+    # Not the 120 s of the step (nor its 30 s grace): Locust was stopped when rolled back.
+    assert time.monotonic() - started < 60
+    load = stopped.value.record.steps[0]
+    assert load.kind == "load" and load.ended_s is not None
+    assert "requests" in load.evidence[0]  # Locust still wrote the stats of what it did
+
+
+def test_a_load_shape_runs_its_stages(tmp_path: Path) -> None:
+    spec = base(tmp_path)
+    spec["method"] = [
+        {
+            "name": "spike",
+            "at_s": 0,
+            "duration_s": 4,
+            "load": {
+                "type": "locust",
+                "service": "app",
+                "locustfile": str(LOCUSTFILE),
+                "env": {"CG_RPS_PER_USER": "5"},
+                "shape": [
+                    {"duration_s": 2, "users": 1, "spawn_rate": 10},
+                    {"duration_s": 2, "users": 4, "spawn_rate": 10},
+                ],
+            },
+        },
+    ]
+    spec["assertions"] = []
+    record = run(spec, tmp_path)
+    assert record.status == "passed", record.reason
+    load = record.steps[0]
+    assert "2 stage(s) up to 4 user(s)" in load.detail
+    log = (tmp_path / "run" / "load" / "step_0" / "locust.log").read_text()
+    assert "Shape test updating to 1 users" in log
+    assert "Shape test updating to 4 users" in log
+
+
+WEBHOOK_APP = textwrap.dedent(
+    """\
+    import http.server, json, os, sys, redis
+    client = redis.Redis.from_url(os.environ["CG_REDIS"])
+    mode = os.environ.get("CG_MODE", "once")
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["id"]
+            if mode == "twice" or client.sadd("seen", event):
+                if not (mode == "lose" and event.endswith(("0", "1", "2", "3"))):
+                    client.rpush("effects", event)
+            self.send_response(200); self.end_headers(); self.wfile.write(b"{}")
+        def log_message(self, *a): pass
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    """
+)
+
+
+def webhook_spec(mode: str) -> dict[str, Any]:
+    effects = {"type": "redis", "service": "redis", "command": ["LRANGE", "effects", "0", "-1"]}
+    return {
+        "id": f"exactly-once-{mode}",
+        "title": "Each delivered event has one effect",
+        "services": {
+            "redis": {"kind": "redis"},
+            "app": {
+                "command": [PY, "-c", WEBHOOK_APP, "${services.app.port}"],
+                "env": {"CG_REDIS": "${services.redis.url}", "CG_MODE": mode},
+                "ready": {"tcp": True},
+            },
+        },
+        "method": [
+            {
+                "name": "retried deliveries",
+                "action": {
+                    "type": "webhooks",
+                    "service": "app",
+                    "secret": "whsec_x",
+                    "copies": 3,
+                    "resign": True,
+                    "shuffle": True,
+                    "burst": 4,
+                    "pace_s": 0.05,
+                    "events": [
+                        {"type": "payment_intent.succeeded", "object": {"n": i}} for i in range(8)
+                    ],
+                },
+            }
+        ],
+        "invariants": [
+            {
+                "name": "one effect per event",
+                "type": "exactly_once",
+                "effects": effects,
+                "within_s": 2,
+            },
+            {"name": "no doubled effect", "type": "unique", "probe": effects},
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "broken"), [("once", None), ("twice", "doubled"), ("lose", "(lost)")]
+)
+def test_invariants_are_checked_against_the_delivery_history(
+    tmp_path: Path, mode: str, broken: str | None
+) -> None:
+    record = run(webhook_spec(mode), tmp_path)
+    deliveries = record.steps[0].history
+    assert len(deliveries) == 24 and {d["status"] for d in deliveries} == {200}
+    exactly_once, unique = record.invariants
+    if broken is None:
+        assert record.status == "passed", record.reason
+        assert exactly_once.summary.startswith("8 acknowledged event(s): 8 with one effect")
+        assert unique.status == "passed"
+    else:
+        assert record.status == "failed"
+        assert "invariant 'one effect per event' (exactly_once) broken" in record.reason
+        assert broken in record.reason
+        assert exactly_once.violations and exactly_once.status == "failed"
+
+
+def test_the_same_seed_delivers_the_same_events_in_the_same_order(tmp_path: Path) -> None:
+    first = run(webhook_spec("once"), tmp_path / "a").steps[0].history
+    second = run(webhook_spec("once"), tmp_path / "b").steps[0].history
+    key = [(d["event_id"], d["attempt"], d["kind"]) for d in first]
+    assert key == [(d["event_id"], d["attempt"], d["kind"]) for d in second]
