@@ -4,6 +4,9 @@ Settings come from the environment the scenario gives:
 
 - ``CG_PRODUCT_ID``: the product to order; ``CG_MAX_QUANTITY``: items per order, drawn 1..N.
 - ``CG_RPS_PER_USER``: orders per second per simulated user (users x this = the target rate).
+- ``CG_PAY_TOKEN``: when set, each created order is then paid (``POST /orders/{id}/payments``
+  with this admin token), which enqueues its fulfilment job: a flood of paid orders floods the
+  orders queue.
 - ``CG_SEED``: set by chaosgate from the run's seed; every user's data (quantities, idempotency
   keys) is drawn with Faker from it, so the same seed places the same orders.
 
@@ -35,6 +38,8 @@ class ShopCustomer(HttpUser):
         self.fake.seed_instance(_SEED * 100_003 + next(_users))
         self.product = int(os.environ.get("CG_PRODUCT_ID", "1"))
         self.max_quantity = int(os.environ.get("CG_MAX_QUANTITY", "1"))
+        token = os.environ.get("CG_PAY_TOKEN")
+        self.admin = {"Authorization": f"Bearer {token}"} if token else None
 
     @task
     def place_order(self) -> None:
@@ -46,6 +51,24 @@ class ShopCustomer(HttpUser):
             name="POST /orders",
             catch_response=True,
         ) as response:
-            # 429 is the shop's backpressure working, not a failure of the load.
+            # 429 is the shop's backpressure working, not a failure of the load; it must say
+            # when to come back.
+            if response.status_code == 429 and not response.headers.get("Retry-After"):
+                response.failure("429 without Retry-After")
+                return
             if response.status_code in (200, 201, 429):
                 response.success()
+            if response.status_code != 201 or self.admin is None:
+                return
+            order_id = response.json()["id"]
+        self.client.post(
+            f"/orders/{order_id}/payments",
+            json={
+                "provider": "stripe",
+                "method": "card",
+                "succeeded": True,
+                "provider_ref": f"pi_{self.fake.uuid4()}",
+            },
+            headers=self.admin,
+            name="POST /orders/{id}/payments",
+        )

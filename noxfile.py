@@ -42,6 +42,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks, each measured side by side in one run; JSON results in reports/bench/."""
     session.install("-e", ".[dev]")
     session.run("python", "-m", "benchmarks.webhook_intake", *session.posargs)
+    session.run("python", "-m", "benchmarks.queue_limiter")
     session.run("python", "-m", "benchmarks.chaos_suite")
 
 

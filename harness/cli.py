@@ -227,6 +227,37 @@ def run(
         raise typer.Exit(EXIT_FAILED)
 
 
+fake_app = typer.Typer(help="Fake dependencies to run as scenario services.", no_args_is_help=True)
+app.add_typer(fake_app, name="fake")
+
+
+@fake_app.command("erp")
+def fake_erp(
+    port: Annotated[int, typer.Option(help="loopback port to listen on")],
+    stock: Annotated[str, typer.Option(help="initial levels: SKU=NUMBER,...")] = "",
+) -> None:
+    """A fake ERP stock API (GET /stock, GET /health) with outage modes set at /_fake/mode."""
+    from harness.fakes.erp import parse_stock, serve
+
+    try:
+        levels = parse_stock(stock)
+    except ValueError as exc:
+        err.print(f"error: {exc}", highlight=False)
+        raise typer.Exit(EXIT_ERRORED) from None
+    try:
+        server = serve(port, levels)
+    except OSError as exc:
+        err.print(f"error: cannot listen on 127.0.0.1:{port}: {exc.strerror}", highlight=False)
+        raise typer.Exit(EXIT_ERRORED) from None
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def _raise_interrupt(_signo: int, _frame: object) -> None:
     raise KeyboardInterrupt
 

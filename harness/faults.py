@@ -44,6 +44,8 @@ class ActiveFault:
     revert: Callable[[], None]
     evidence: list[str] = field(default_factory=list)
     fired: bool | None = False  # None: known only once reverted
+    #: a promise the system broke while it was in force (e.g. a load's requests failed)
+    broken: str | None = None
 
 
 def _toxiproxy(stack: Stack) -> ToxiproxyClient:

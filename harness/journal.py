@@ -49,6 +49,7 @@ class StepRecord:
     evidence: list[str] = field(default_factory=list)
     fired: bool | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # e.g. each webhook delivery
+    broken: str | None = None  # what the system got wrong while this step ran
 
 
 @dataclass

@@ -139,6 +139,13 @@ def start_load(
                 f"achieved {stats['rps']:.2f}"
             )
             fired = fired and stats["rps"] >= floor
+        if load.max_failure_rate is not None and stats["requests"]:
+            rate = stats["failures"] / stats["requests"]
+            if rate > load.max_failure_rate:
+                active.broken = (
+                    f"{stats['failures']:.0f} of {stats['requests']:.0f} requests failed "
+                    f"({rate:.1%}, at most {load.max_failure_rate:.1%} allowed); see {out}"
+                )
         active.evidence, active.fired = evidence, fired
 
     active.revert = finish

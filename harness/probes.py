@@ -90,31 +90,33 @@ def _command(probe: CommandProbe, stack: Stack, context: TemplateContext) -> Obs
 
 def _sql(probe: SqlProbe, stack: Stack, context: TemplateContext) -> Observation:
     url = stack.services[probe.service].endpoint.url
+    query = resolve(probe.query, context, where="probe.query")
     try:
         with psycopg.connect(url, connect_timeout=max(1, round(probe.timeout_s))) as conn:
-            cursor = conn.execute(probe.query)
+            cursor = conn.execute(query.encode())
             rows = cursor.fetchall() if probe.rows else [cursor.fetchone()]
     except psycopg.Error as exc:
-        return Observation(None, error=f"{probe.query!r}: {type(exc).__name__}: {exc}")
+        return Observation(None, error=f"{query!r}: {type(exc).__name__}: {exc}")
     if probe.rows:
         values = [row[0] for row in rows if row is not None]
-        return Observation(values, f"{probe.query} -> {len(values)} row(s)")
+        return Observation(values, f"{query} -> {len(values)} row(s)")
     value = rows[0][0] if rows[0] else None
-    return Observation(value, f"{probe.query} -> {value!r}")
+    return Observation(value, f"{query} -> {value!r}")
 
 
 def _redis(probe: RedisProbe, stack: Stack, context: TemplateContext) -> Observation:
     url = stack.services[probe.service].endpoint.url
+    command = [resolve(part, context, where="probe.command") for part in probe.command]
     try:
         with redis.Redis.from_url(url, socket_timeout=probe.timeout_s) as client:
-            value = client.execute_command(*probe.command)
+            value = client.execute_command(*command)
     except redis.RedisError as exc:
-        return Observation(None, error=f"{' '.join(probe.command)}: {exc}")
+        return Observation(None, error=f"{' '.join(command)[:200]}: {exc}")
     if isinstance(value, bytes):
         value = value.decode(errors="replace")
     elif isinstance(value, list | set | tuple):
         value = [v.decode(errors="replace") if isinstance(v, bytes) else v for v in value]
-    return Observation(value, f"{' '.join(probe.command)} -> {value!r}")
+    return Observation(value, f"{' '.join(command)[:200]} -> {value!r}")
 
 
 def _prometheus(probe: PrometheusProbe, stack: Stack, context: TemplateContext) -> Observation:

@@ -369,6 +369,7 @@ class ScenarioRunner:
             active.revert()
             step.ended_s = self._time.now()
             step.fired, step.evidence = active.fired, list(active.evidence)
+            step.broken = active.broken
         except Exception as exc:
             step.status, step.detail = "errored", f"{step.detail}; revert failed: {exc}"
 
@@ -387,6 +388,8 @@ class ScenarioRunner:
                 return "failed", f"fault {step.name!r} never took hold: {step.evidence}"
             if step.kind == "load" and not step.fired:
                 return "failed", f"load {step.name!r} fell short: {step.evidence}"
+            if step.broken:
+                return "failed", f"{step.kind} {step.name!r}: {step.broken}"
             if step.kind == "action" and step.status != "ok":
                 return "errored", f"action {step.name!r} failed: {step.detail}"
         for a in record.assertions:

@@ -12,6 +12,9 @@ their messages name the bad value and what to do about it::
     │   ├── PayloadInvalid            body too large, not JSON, or lacks id/type  (400/413)
     │   └── CertificateUnavailable    PayPal's certificate cannot be fetched now     (503)
     ├── ProviderApiError              the provider's API failed after all retries
+    ├── ErpError                      the ERP could not give usable stock levels
+    │   ├── ErpUnavailable            unreachable, 5xx or too slow after all retries
+    │   └── ErpDataInvalid            it answered, with levels that make no sense
     ├── NotYetApplicable              an event arrived before the one it depends on (retry later)
     ├── UnprocessableEvent            an event can never apply (malformed); dead-lettered at once
     └── ShopError                     the reference shop service refused an operation
@@ -36,6 +39,9 @@ __all__ = [
     "ConflictError",
     "DispatchFailed",
     "DuplicateSku",
+    "ErpDataInvalid",
+    "ErpError",
+    "ErpUnavailable",
     "IdempotencyConflict",
     "IllegalTransition",
     "InsufficientStock",
@@ -114,6 +120,26 @@ class ProviderApiError(ResilienceError):
         self.attempts = attempts
         self.reason = reason
         super().__init__(f"{provider} API {operation} failed after {attempts} attempt(s): {reason}")
+
+
+class ErpError(ResilienceError):
+    """The ERP could not give usable stock levels; nothing was written."""
+
+
+class ErpUnavailable(ErpError):
+    def __init__(self, attempts: int, reason: str) -> None:
+        self.attempts = attempts
+        self.reason = reason
+        super().__init__(f"ERP stock API failed after {attempts} attempt(s): {reason}")
+
+
+class ErpDataInvalid(ErpError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = "; ".join(problems[:5])
+        super().__init__(
+            f"ERP stock levels refused, nothing written ({len(problems)} problem(s)): {shown}"
+        )
 
 
 class NotYetApplicable(ResilienceError):

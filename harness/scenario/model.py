@@ -359,6 +359,9 @@ class LocustLoad(_Model):
         default_factory=list,
         description="stages run one after another (a spike, a ramp); replaces users/spawn_rate",
     )
+    max_failure_rate: float | None = Field(
+        default=None, ge=0, le=1, description="the scenario fails if more requests fail"
+    )
     target_rps: float | None = Field(default=None, gt=0)
     tolerance: float = Field(default=0.2, ge=0, lt=1)
 

@@ -18,6 +18,8 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from resilience import __version__
+from resilience.shop.cli_erp import erp_app
+from resilience.shop.cli_queue import queue_app
 from resilience.shop.cli_support import (
     emit_json,
     errors_to_exit,
@@ -47,6 +49,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(products_app, name="products")
 app.add_typer(orders_app, name="orders")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(queue_app, name="queue")
+app.add_typer(erp_app, name="erp")
 
 
 def _version(value: bool) -> None:

@@ -14,7 +14,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from resilience.shop.db import make_engine, make_sessionmaker
+from resilience.shop.erp import ErpClient, ErpSync
 from resilience.shop.jobs import ShopJobs, make_broker
+from resilience.shop.queues import ShopQueues, protect
 from resilience.shop.service import ShopService, utcnow
 from resilience.shop.settings import ShopSettings
 from resilience.shop.webhook_handlers import ShopWebhookHandlers
@@ -60,6 +62,8 @@ class ShopContext:
     processor: WebhookProcessor
     metrics: WebhookMetrics
     handoff: Handoff
+    queues: ShopQueues | None = None
+    erp: ErpSync | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
@@ -96,6 +100,7 @@ class ShopContext:
             owned.append(http_client.close)
 
         jobs = ShopJobs(broker, settings)
+        queues = protect(broker, settings, sessions)
         service = ShopService(
             sessions,
             jobs,
@@ -137,7 +142,28 @@ class ShopContext:
             dedup_ttl_s=settings.webhook_dedup_ttl_s,
             max_body_bytes=settings.webhook_max_body_bytes,
         )
-        jobs.attach(service, processor)
+        erp: ErpSync | None = None
+        if settings.erp_base_url:
+            erp_http = httpx.Client(timeout=settings.erp_timeout_s)
+            owned.append(erp_http.close)
+            flags = redis.Redis.from_url(
+                settings.redis_url,
+                socket_timeout=settings.redis_socket_timeout_s,
+                socket_connect_timeout=settings.redis_socket_timeout_s,
+            )
+            owned.append(flags.close)
+            erp = ErpSync(
+                ErpClient(
+                    settings.erp_base_url,
+                    erp_http,
+                    attempts=settings.erp_attempts,
+                    backoff_min_s=settings.erp_backoff_min_s,
+                    backoff_max_s=settings.erp_backoff_max_s,
+                ),
+                service,
+                flags,
+            )
+        jobs.attach(service, processor, erp)
         # In order: enqueue what is buffered, flush counters, then release connections.
         closers = [handoff.close, metrics.close, inbox_engine.dispose, *owned]
         return cls(
@@ -152,6 +178,8 @@ class ShopContext:
             processor,
             metrics,
             handoff,
+            queues,
+            erp,
             clock,
             closers,
         )

@@ -18,6 +18,7 @@ from resilience.errors import DispatchFailed, IllegalTransition
 from resilience.shop.settings import ShopSettings
 
 if TYPE_CHECKING:
+    from resilience.shop.erp import ErpSync
     from resilience.shop.service import ShopService
     from resilience.webhooks.processor import WebhookProcessor
 
@@ -47,6 +48,7 @@ class ShopJobs:
         self.broker = broker
         self._service: ShopService | None = None
         self._processor: WebhookProcessor | None = None
+        self._erp: ErpSync | None = None
         options: dict[str, Any] = {
             "max_retries": settings.job_max_retries,
             "min_backoff": settings.job_min_backoff_ms,
@@ -57,6 +59,8 @@ class ShopJobs:
             actor_name="process_order",
             broker=broker,
             queue_name=settings.orders_queue,
+            # Within a worker, payment webhooks (priority 0) run before fulfilments.
+            priority=10,
             **options,
         )(self._process_order)
         # The processor counts attempts and dead-letters on the last one; Dramatiq only has to
@@ -71,9 +75,27 @@ class ShopJobs:
             time_limit=settings.job_time_limit_ms,
         )(self._process_webhook)
 
-    def attach(self, service: ShopService, processor: WebhookProcessor | None = None) -> None:
+        # Stock sync from the ERP: retried by Dramatiq with its own backoff, dead-lettered after
+        # the last retry (shop queue failed / retry-failed --job sync_stock).
+        self.sync_stock: dramatiq.Actor[[], None] = dramatiq.actor(
+            actor_name="sync_stock",
+            broker=broker,
+            queue_name=settings.erp_queue,
+            max_retries=settings.erp_job_max_retries,
+            min_backoff=settings.erp_job_min_backoff_ms,
+            max_backoff=settings.erp_job_max_backoff_ms,
+            time_limit=settings.job_time_limit_ms,
+        )(self._sync_stock)
+
+    def attach(
+        self,
+        service: ShopService,
+        processor: WebhookProcessor | None = None,
+        erp: ErpSync | None = None,
+    ) -> None:
         self._service = service
         self._processor = processor
+        self._erp = erp
 
     # Dispatcher
     def fulfil_order(self, order_id: int) -> None:
@@ -95,6 +117,12 @@ class ShopJobs:
             raise RuntimeError("ShopJobs.attach(service, processor) was not called")
         status = self._processor.process(event_row_id)
         log.info("webhook event row %s is %s", event_row_id, status.value)
+
+    def _sync_stock(self) -> None:
+        if self._erp is None:
+            log.warning("sync_stock: no ERP configured (SHOP_ERP_BASE_URL); nothing to do")
+            return
+        self._erp.run()
 
     def _process_order(self, order_id: int) -> None:
         if self._service is None:  # pragma: no cover - a wiring bug, not a runtime condition

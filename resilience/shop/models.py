@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from resilience.persistence import Base, Id, UtcDateTime
+from resilience.queues import models as _queue_models  # noqa: F401  (one metadata)
 from resilience.webhooks import models as _webhook_models  # noqa: F401  (one metadata, one history)
 
 __all__ = [

@@ -123,6 +123,38 @@ class ShopService:
             rows = session.scalars(select(Product).order_by(Product.id).limit(limit).offset(offset))
             return [ProductOut.model_validate(p) for p in rows]
 
+    def sync_stock(self, levels: Sequence[tuple[str, int]]) -> dict[str, int]:
+        """Set each known SKU's stock to the ERP's level, in one transaction (all or nothing);
+        every change is a ``stock_adjustments`` row with reason ``erp sync``. SKUs the shop does
+        not sell are skipped. Returns counts: changed, unchanged, unknown."""
+        now = self._clock()
+        wanted = dict(levels)
+        counts = {"changed": 0, "unchanged": 0, "unknown": 0}
+        with self._sessions.begin() as session:
+            products = session.scalars(
+                select(Product).where(Product.sku.in_(list(wanted))).with_for_update()
+            ).all()
+            known = {p.sku for p in products}
+            counts["unknown"] = len(set(wanted) - known)
+            for product in products:
+                target = wanted[product.sku]
+                if product.stock == target:
+                    counts["unchanged"] += 1
+                    continue
+                delta = target - product.stock
+                product.stock, product.updated_at = target, now
+                session.add(
+                    StockAdjustment(
+                        product_id=product.id,
+                        delta=delta,
+                        stock_after=target,
+                        reason="erp sync",
+                        created_at=now,
+                    )
+                )
+                counts["changed"] += 1
+        return counts
+
     def adjust_stock(self, product_id: int, data: StockAdjustmentIn) -> ProductOut:
         """Add or remove stock by hand; stock never goes below zero."""
         now = self._clock()

@@ -7,7 +7,7 @@ an hour-long policy into seconds. Variables are prefixed ``SHOP_``; ``DATABASE_U
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ShopSettings"]
@@ -58,6 +58,22 @@ class ShopSettings(BaseSettings):
     job_max_backoff_ms: int = Field(default=300_000, ge=0)
     job_time_limit_ms: int = Field(default=60_000, gt=0)
     orders_queue: str = Field(default="orders", min_length=1)
+    # Queue protection
+    orders_rate_limit: int = Field(
+        default=100,
+        ge=0,
+        description="jobs per window on the orders queue, for all workers; 0: off",
+    )
+    orders_rate_window_s: float = Field(default=60.0, gt=0)
+    throttle_jitter_ms: int = Field(default=250, ge=0)
+    slow_job_threshold_s: float = Field(default=30.0, gt=0)
+    queue_warn_depth: int = Field(default=1000, ge=0)
+    queue_critical_depth: int = Field(default=2000, ge=0)
+    queue_rate_window_s: int = Field(default=60, ge=1)
+    backpressure_enabled: bool = True
+    backpressure_high: int = Field(default=1500, ge=1)
+    backpressure_low: int = Field(default=1000, ge=0)
+    backpressure_retry_after_s: int = Field(default=30, ge=1)
     broker_heartbeat_timeout_ms: int = Field(
         default=60_000,
         gt=0,
@@ -116,12 +132,39 @@ class ShopSettings(BaseSettings):
     provider_api_backoff_min_s: float = Field(default=0.2, ge=0)
     provider_api_backoff_max_s: float = Field(default=5.0, ge=0)
 
+    # ERP stock sync
+    erp_base_url: str | None = Field(
+        default=None, description="the ERP stock API; stock sync is off when unset"
+    )
+    erp_timeout_s: float = Field(default=5.0, gt=0)
+    erp_attempts: int = Field(default=3, ge=1, description="HTTP attempts within one job run")
+    erp_backoff_min_s: float = Field(default=0.2, ge=0)
+    erp_backoff_max_s: float = Field(default=2.0, ge=0)
+    erp_queue: str = Field(default="erp", min_length=1)
+    erp_job_max_retries: int = Field(default=3, ge=0)
+    erp_job_min_backoff_ms: int = Field(default=5_000, ge=0)
+    erp_job_max_backoff_ms: int = Field(default=300_000, ge=0)
+
     # Connections
     db_connect_timeout_s: float = Field(default=10.0, gt=0)
     db_pool_timeout_s: float = Field(default=30.0, gt=0)
     redis_socket_timeout_s: float = Field(default=5.0, gt=0)
     health_timeout_s: float = Field(default=2.0, gt=0)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> ShopSettings:
+        if self.backpressure_low >= self.backpressure_high:
+            raise ValueError(
+                f"SHOP_BACKPRESSURE_LOW={self.backpressure_low} must be below "
+                f"SHOP_BACKPRESSURE_HIGH={self.backpressure_high}"
+            )
+        if self.queue_warn_depth >= self.queue_critical_depth:
+            raise ValueError(
+                f"SHOP_QUEUE_WARN_DEPTH={self.queue_warn_depth} must be below "
+                f"SHOP_QUEUE_CRITICAL_DEPTH={self.queue_critical_depth}"
+            )
+        return self
 
     def stripe_secrets(self) -> list[str]:
         """The Stripe signing secrets, in order; empty when Stripe webhooks are off."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
+import redis
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from resilience.shop.api.auth import require_admin
@@ -84,11 +85,29 @@ def get_product(ctx: Ctx, product_id: int) -> ProductOut:
     return ctx.service.get_product(product_id)
 
 
-@public.post("/orders", status_code=201)
+@public.post("/orders", status_code=201, response_model=OrderOut)
 def create_order(
     ctx: Ctx, body: OrderIn, response: Response, idempotency_key: IdempotencyKeyHeader = None
-) -> OrderOut:
-    """Create a pending order and reserve stock. A replayed Idempotency-Key answers 200."""
+) -> OrderOut | Response:
+    """Create a pending order and reserve stock. A replayed Idempotency-Key answers 200.
+
+    While the orders queue is deeper than ``SHOP_BACKPRESSURE_HIGH`` (until it drains to
+    ``SHOP_BACKPRESSURE_LOW``), new orders are refused with 429 and ``Retry-After``: nothing is
+    stored, so the client's retry loses nothing."""
+    gate = ctx.queues.backpressure if ctx.queues is not None else None
+    if gate is not None:
+        try:
+            admission = gate.admit()
+        except redis.RedisError:
+            admission = None  # Redis down: the sweep covers enqueueing; take the order
+        if admission is not None and not admission.admitted:
+            return error_response(
+                429,
+                "overloaded",
+                "the shop is busy fulfilling orders; retry after the given delay",
+                {"queue_depth": admission.depth, "retry_after_s": admission.retry_after_s},
+                headers={"Retry-After": str(admission.retry_after_s)},
+            )
     order, created = ctx.service.create_order(body, idempotency_key=idempotency_key)
     if not created:
         response.status_code = 200

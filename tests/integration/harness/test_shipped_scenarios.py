@@ -64,6 +64,20 @@ SABOTAGE = [
         "the requeued job pays and fulfils the order",
         "observed 'pending', expected 'fulfilled'",
     ),
+    # Without the global rate limit, fulfilment runs as fast as the workers can go.
+    (
+        "order-flood.yaml",
+        {"SHOP_ORDERS_RATE_LIMIT": "0"},
+        "the flood saturates the rate limit",
+        "observed 0, below the minimum 16",
+    ),
+    # Without backpressure, the API keeps taking orders however deep the queue is.
+    (
+        "order-flood.yaml",
+        {"SHOP_BACKPRESSURE_ENABLED": "false"},
+        "backpressure refuses new orders during the flood",
+        "observed 0, expected 1",
+    ),
     # Without the webhook sweep, events stored while Redis was down are never enqueued.
     (
         "redis-outage-during-intake.yaml",
@@ -81,7 +95,8 @@ def test_sabotaged_service_fails_the_scenario(
     path = SCENARIOS / name
     assert load_scenario(path)  # the unmodified file is valid
     # The worker must pick the job up before it is killed: that scenario keeps its own pace.
-    scale = 1.0 if name.startswith("worker-killed") else 0.5
+    # The order flood's load is a rate in orders per second: it keeps its own pace too.
+    scale = 1.0 if name.startswith(("worker-killed", "order-flood")) else 0.5
     record = run_with(path, tmp_path, time_scale=scale, **env)
     assert record.status == "failed", record.reason
     assert assertion in record.reason
