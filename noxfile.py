@@ -49,5 +49,5 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def chaos(session: nox.Session) -> None:
     """The chaos suite against the reference service; reports land in reports/."""
-    session.install("-e", ".")
+    session.install("-e", ".[load]")  # load steps run Locust
     session.run("chaosgate", "run", *(session.posargs or ["scenarios"]), "--report-dir", "reports")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import json
 import sys
 import time
@@ -69,6 +70,12 @@ def start_load(
     and records what it achieved (``fired`` is False when no request was made or the rate
     stayed below the target)."""
     target = stack.services[load.service].endpoint.url
+    # Locust runs in its own process of this interpreter; looking it up does not import it.
+    if importlib.util.find_spec("locust") is None:
+        raise LoadError(
+            f"load steps need Locust, which is not installed for {sys.executable}; "
+            "install it with: pip install 'chaosgate[load]'"
+        )
     locustfile = Path(resolve(load.locustfile, context, where="load.locustfile"))
     if not locustfile.is_file():
         raise LoadError(f"load.locustfile {str(locustfile)!r} does not exist")

@@ -371,6 +371,7 @@ class ScenarioRunner:
             step.fired, step.evidence = active.fired, list(active.evidence)
             step.broken = active.broken
         except Exception as exc:
+            step.ended_s = self._time.now()  # tried once; never again at teardown
             step.status, step.detail = "errored", f"{step.detail}; revert failed: {exc}"
 
     def _revert(self, faults: list[tuple[StepRecord, ActiveFault]], record: ScenarioRecord) -> None:
@@ -384,6 +385,8 @@ class ScenarioRunner:
     @staticmethod
     def _verdict(record: ScenarioRecord) -> tuple[Status, str]:
         for step in record.steps:
+            if step.status == "errored" and step.kind in ("fault", "load"):
+                return "errored", f"{step.kind} {step.name!r}: {step.detail}"
             if step.kind == "fault" and not step.fired:
                 return "failed", f"fault {step.name!r} never took hold: {step.evidence}"
             if step.kind == "load" and not step.fired:
