@@ -43,6 +43,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("python", "-m", "benchmarks.webhook_intake", *session.posargs)
     session.run("python", "-m", "benchmarks.queue_limiter")
+    session.run("python", "-m", "benchmarks.order_flood")
     session.run("python", "-m", "benchmarks.chaos_suite")
 
 
