@@ -13,11 +13,12 @@ unreachable ERP is a Toxiproxy proxy in front of this server.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from harness.fakes.http import JsonHandler
 
 __all__ = ["MODES", "ErpState", "parse_stock", "serve"]
 
@@ -61,19 +62,7 @@ class ErpState:
 def serve(port: int, stock: dict[str, int], host: str = "127.0.0.1") -> ThreadingHTTPServer:
     state = ErpState(stock)
 
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _body(self) -> Any:
-            length = int(self.headers.get("Content-Length", "0"))
-            return json.loads(self.rfile.read(length) or b"{}")
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path == "/_fake/stats":
                 self._send(200, {**state.stats, "mode": state.mode})
@@ -110,8 +99,5 @@ def serve(port: int, stock: dict[str, int], host: str = "127.0.0.1") -> Threadin
                     self._send(404, {"error": f"no route {self.path}"})
             except (ValueError, TypeError, AttributeError) as exc:
                 self._send(400, {"error": str(exc)})
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
 
     return ThreadingHTTPServer((host, port), Handler)

@@ -15,12 +15,13 @@ certificate of the key the harness signs PayPal deliveries with.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from harness.fakes.http import JsonHandler
 
 __all__ = ["CERT_PATH", "Schedule", "main", "serve"]
 
@@ -68,15 +69,7 @@ def serve(
 ) -> ThreadingHTTPServer:
     schedule = Schedule(seed)
 
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path == "/_fake/stats":
                 self._send(200, schedule.stats)
@@ -104,16 +97,12 @@ def serve(
             if self.path != "/_fake/config":
                 self._send(404, {"error": f"no route {self.path}"})
                 return
-            length = int(self.headers.get("Content-Length", "0"))
             try:
-                schedule.configure(json.loads(self.rfile.read(length) or b"{}"))
+                schedule.configure(self._body())
             except (ValueError, TypeError) as exc:
                 self._send(400, {"error": str(exc)})
                 return
             self._send(200, {"rate": schedule.rate, "pattern": schedule.pattern})
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
 
     return ThreadingHTTPServer((host, port), Handler)
 

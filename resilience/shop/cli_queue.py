@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,6 +17,10 @@ from resilience.shop.cli_support import (
     parse_since,
     shop_context,
 )
+
+if TYPE_CHECKING:
+    from resilience.queues.dead import DeadJob
+    from resilience.shop.context import ShopContext
 
 __all__ = ["EXIT_CRITICAL", "queue_app"]
 
@@ -74,17 +78,21 @@ Since = Annotated[str | None, typer.Option(help="only jobs that died this recent
 Job = Annotated[str | None, typer.Option(help="only this job (actor), e.g. process_order")]
 
 
+def _find_dead(ctx: ShopContext, since: str | None, job: str | None) -> list[DeadJob]:
+    if ctx.queues is None:
+        fail("failed jobs live in the Redis broker; check REDIS_URL")
+    window = parse_since(since)
+    return ctx.queues.dead.find(
+        ctx.queues.queues, since_s=window.total_seconds() if window else None, job=job
+    )
+
+
 @queue_app.command("failed")
 def failed(since: Since = None, job: Job = None, as_json: AsJson = False) -> None:
     """Jobs that failed on every retry (Dramatiq's dead letters), oldest first."""
     settings = load_settings()
-    window = parse_since(since)
     with shop_context(settings) as ctx:
-        if ctx.queues is None:
-            fail("failed jobs live in the Redis broker; check REDIS_URL")
-        dead = ctx.queues.dead.find(
-            ctx.queues.queues, since_s=window.total_seconds() if window else None, job=job
-        )
+        dead = _find_dead(ctx, since, job)
     if as_json:
         emit_json([asdict(d) for d in dead])
         return
@@ -104,13 +112,9 @@ def failed(since: Since = None, job: Job = None, as_json: AsJson = False) -> Non
 def retry_failed(since: Since = None, job: Job = None, as_json: AsJson = False) -> None:
     """Put failed jobs back on their queues with a fresh retry budget."""
     settings = load_settings()
-    window = parse_since(since)
     with shop_context(settings) as ctx:
-        if ctx.queues is None:
-            fail("failed jobs live in the Redis broker; check REDIS_URL")
-        dead = ctx.queues.dead.find(
-            ctx.queues.queues, since_s=window.total_seconds() if window else None, job=job
-        )
+        dead = _find_dead(ctx, since, job)
+        assert ctx.queues is not None  # _find_dead exits otherwise
         count = ctx.queues.dead.requeue(ctx.broker, dead)
     if as_json:
         emit_json({"requeued": count, "found": len(dead)})

@@ -84,13 +84,14 @@ class ShopContext:
         engine = make_engine(settings)
         sessions = make_sessionmaker(engine)
         broker = broker if broker is not None else make_broker(settings)
+        # One Redis client for the service's own keys (anti-loop cache, counters, ERP switch).
+        client = redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_socket_timeout_s,
+            socket_connect_timeout=settings.redis_socket_timeout_s,
+        )
+        owned.append(client.close)
         if seen is None or counters is None:
-            client = redis.Redis.from_url(
-                settings.redis_url,
-                socket_timeout=settings.redis_socket_timeout_s,
-                socket_connect_timeout=settings.redis_socket_timeout_s,
-            )
-            owned.append(client.close)
             seen = seen or RedisSeenStore(client)
             counters = counters or RedisCounterStore(
                 client, retain_s=settings.webhook_rate_window_s + settings.webhook_metrics_bucket_s
@@ -146,12 +147,6 @@ class ShopContext:
         if settings.erp_base_url:
             erp_http = httpx.Client(timeout=settings.erp_timeout_s)
             owned.append(erp_http.close)
-            flags = redis.Redis.from_url(
-                settings.redis_url,
-                socket_timeout=settings.redis_socket_timeout_s,
-                socket_connect_timeout=settings.redis_socket_timeout_s,
-            )
-            owned.append(flags.close)
             erp = ErpSync(
                 ErpClient(
                     settings.erp_base_url,
@@ -161,7 +156,7 @@ class ShopContext:
                     backoff_max_s=settings.erp_backoff_max_s,
                 ),
                 service,
-                flags,
+                client,
             )
         jobs.attach(service, processor, erp)
         # In order: enqueue what is buffered, flush counters, then release connections.

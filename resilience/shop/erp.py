@@ -17,9 +17,10 @@ from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import wait_random_exponential
 
 from resilience.errors import ErpDataInvalid, ErpUnavailable
+from resilience.http_retry import RetriedGetFailed, get_json
 
 __all__ = ["ErpClient", "ErpSync", "StockLevel", "StockSync"]
 
@@ -37,14 +38,6 @@ class _StockAnswer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     items: list[Any]
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.TransportError):
-        return True
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code == 429 or exc.response.status_code >= 500
-    return False
 
 
 class ErpClient:
@@ -73,23 +66,16 @@ class ErpClient:
         self._sleep = sleep
 
     def _get(self, path: str) -> Any:
-        retrying = Retrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=self._wait,
-            retry=retry_if_exception(_transient),
-            sleep=self._sleep,
-            reraise=True,
-        )
         try:
-            for attempt in retrying:
-                with attempt:
-                    response = self._client.get(self.base_url + path)
-                    response.raise_for_status()
-                    return response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            tries = retrying.statistics.get("attempt_number", 1)
-            raise ErpUnavailable(tries, f"GET {path}: {type(exc).__name__}: {exc}") from exc
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+            return get_json(
+                self._client,
+                self.base_url + path,
+                attempts=self._attempts,
+                wait=self._wait,
+                sleep=self._sleep,
+            )
+        except RetriedGetFailed as exc:
+            raise ErpUnavailable(exc.attempts, f"GET {path}: {exc}") from exc.cause
 
     def health(self) -> None:
         """Raise :class:`ErpUnavailable` unless ``GET /health`` answers 2xx."""

@@ -9,15 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import RetryCallState, wait_random_exponential
 
 from resilience.errors import ProviderApiError
+from resilience.http_retry import RetriedGetFailed, get_json
 
 __all__ = ["ProviderApi", "ProviderEndpoint"]
 
@@ -41,14 +36,6 @@ class ProviderEndpoint:
 
 STRIPE_PAYMENT_PATH = "/v1/payment_intents/{ref}"
 PAYPAL_PAYMENT_PATH = "/v2/payments/captures/{ref}"
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.TransportError):
-        return True
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code == 429 or exc.response.status_code >= 500
-    return False
 
 
 class ProviderApi:
@@ -108,28 +95,22 @@ class ProviderApi:
         return status
 
     def _get_json(self, provider: str, operation: str, url: str, token: str | None) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        retrying = Retrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=self._wait,
-            retry=retry_if_exception(_transient),
-            sleep=self._sleep,
-            before_sleep=self._on_retry,
-            reraise=True,
-        )
+        def count() -> None:
+            self.calls += 1
+
         try:
-            for attempt in retrying:
-                with attempt:
-                    self.calls += 1
-                    response = self._client.get(url, headers=headers)
-                    response.raise_for_status()
-                    return response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            tries = retrying.statistics.get("attempt_number", 1)
-            raise ProviderApiError(
-                provider, operation, tries, f"{type(exc).__name__}: {exc}"
-            ) from exc
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+            return get_json(
+                self._client,
+                url,
+                headers={"Authorization": f"Bearer {token}"} if token else None,
+                attempts=self._attempts,
+                wait=self._wait,
+                sleep=self._sleep,
+                before_sleep=self._on_retry,
+                on_call=count,
+            )
+        except RetriedGetFailed as exc:
+            raise ProviderApiError(provider, operation, exc.attempts, str(exc)) from exc.cause
 
     def close(self) -> None:
         self._client.close()
