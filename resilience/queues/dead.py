@@ -16,6 +16,8 @@ from typing import Any
 import dramatiq
 import redis
 
+from resilience.queues.middleware import failure_reason_key
+
 __all__ = ["DeadJob", "DeadLetters"]
 
 
@@ -28,13 +30,17 @@ class DeadJob:
     args: list[Any]
     died_at: float  # epoch seconds
     enqueued_at: float
-    retries: int  # as last enqueued: Dramatiq's Redis broker keeps that body, not the error
+    retries: int  # as last enqueued (Dramatiq's Redis broker keeps that body)
+    error: str | None = None  # from FailureReasons; None when it was not recorded
 
 
 class DeadLetters:
-    def __init__(self, client: redis.Redis, *, namespace: str = "dramatiq") -> None:
+    def __init__(
+        self, client: redis.Redis, *, namespace: str = "dramatiq", reasons_prefix: str = "queues"
+    ) -> None:
         self.client = client
         self.namespace = namespace
+        self.reasons_prefix = reasons_prefix
 
     def find(
         self, queues: tuple[str, ...], *, since_s: float | None = None, job: str | None = None
@@ -68,6 +74,13 @@ class DeadLetters:
                         int(message.options.get("retries", 0)),
                     )
                 )
+        if found:
+            keys = [failure_reason_key(self.reasons_prefix, d.message_id) for d in found]
+            reasons = self.client.mget(keys)
+            found = [
+                dataclasses.replace(d, error=_text(r)) if r is not None else d
+                for d, r in zip(found, reasons, strict=True)
+            ]
         return sorted(found, key=lambda d: d.died_at)
 
     def requeue(self, broker: dramatiq.Broker, jobs: list[DeadJob]) -> int:
@@ -86,9 +99,14 @@ class DeadLetters:
             pipe = self.client.pipeline()
             pipe.zrem(key, dead.redis_id)
             pipe.hdel(f"{key}.msgs", dead.redis_id)
+            pipe.delete(failure_reason_key(self.reasons_prefix, dead.message_id))
             pipe.execute()
             done += 1
         return done
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def _decode(body: bytes | str) -> dramatiq.Message[Any]:

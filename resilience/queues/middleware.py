@@ -24,7 +24,15 @@ from dramatiq.middleware import Middleware, SkipMessage
 
 from resilience.queues.limiter import SlidingWindowLimiter
 
-__all__ = ["ProcessedCounter", "SlowJob", "SlowJobCallback", "SlowJobs", "Throttle"]
+__all__ = [
+    "FailureReasons",
+    "ProcessedCounter",
+    "SlowJob",
+    "SlowJobCallback",
+    "SlowJobs",
+    "Throttle",
+    "failure_reason_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +181,39 @@ class ProcessedCounter(Middleware):
             pipe.execute()
         except redis.RedisError as exc:
             log.debug("processed counter not updated: %s", exc)
+
+
+class FailureReasons(Middleware):
+    """Remember why a job died: Dramatiq's Redis dead-letter set keeps the job's body as last
+    enqueued, not the error of its last attempt. Added *before* ``Retries`` (Dramatiq runs
+    after-hooks in reverse order, and Retries marks the message failed when its retries are
+    spent), it stores ``"<Type>: <message>"`` under the
+    message id for as long as the broker keeps dead letters; :class:`DeadLetters` reads it."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "queues", keep_ms: int) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.keep_ms = keep_ms
+
+    def key(self, message_id: str) -> str:
+        return failure_reason_key(self.prefix, message_id)
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if exception is None or not message.failed:
+            return
+        reason = f"{type(exception).__name__}: {exception}"[:2000]
+        try:
+            self.client.set(self.key(message.message_id), reason, px=self.keep_ms)
+        except redis.RedisError as exc:
+            log.warning("reason of dead job %s not kept: %s", message.message_id, exc)
+
+
+def failure_reason_key(prefix: str, message_id: str) -> str:
+    return f"{prefix}:dead:reason:{message_id}"

@@ -7,8 +7,10 @@ Exit codes: 0 success; 1 the shop refused the operation (unknown order, illegal 
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from typing import Annotated
@@ -33,8 +35,11 @@ from resilience.shop.cli_support import (
 from resilience.shop.cli_webhooks import webhooks_app
 from resilience.shop.orders import OrderStatus
 from resilience.shop.schemas import OrderOut, ProductIn
+from resilience.shop.settings import ShopSettings
 
 __all__ = ["app", "main"]
+
+POOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 app = typer.Typer(
     name="shop",
@@ -156,26 +161,52 @@ def serve(
 @app.command()
 def worker(
     threads: Annotated[int | None, typer.Option(min=1, help="default: SHOP_WORKER_THREADS")] = None,
+    queues: Annotated[
+        list[str] | None,
+        typer.Option("--queues", "-Q", help="consume only this queue (repeatable); default: all"),
+    ] = None,
+    pool: Annotated[
+        str | None,
+        typer.Option(
+            help="supervise a pool of worker processes under this name, resizable while it "
+            "runs with 'shop queue scale NAME N'"
+        ),
+    ] = None,
+    processes: Annotated[
+        int, typer.Option(min=0, help="with --pool: worker processes unless scaled")
+    ] = 1,
 ) -> None:
     """Run a Dramatiq worker for the shop's queues until SIGINT or SIGTERM.
 
-    One process with THREADS threads; scale out by starting more ``shop worker`` processes.
+    One process with THREADS threads; scale out by starting more ``shop worker`` processes, or
+    run a pool (``--pool NAME --processes N``) that ``shop queue scale`` resizes.
     """
-    import dramatiq
-
     settings = load_settings()
     setup_logging(settings)
+    if pool is not None:
+        _supervise(settings, pool, processes, threads, queues or [])
+        return
+    import dramatiq
+
     with shop_context(settings) as ctx:
         try:
             ctx.check_broker()
         except Exception as exc:
             fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
+        declared = ctx.broker.get_declared_queues()
+        unknown = sorted(set(queues or []) - declared)
+        if unknown:
+            fail(
+                f"unknown queue(s) {', '.join(unknown)}; the shop's queues are "
+                f"{', '.join(sorted(declared))}"
+            )
         from resilience.shop.sweeper import Sweeper, shop_sweeps
 
         stop = threading.Event()
         _on_signals(lambda: stop.set())
         w = dramatiq.Worker(
             ctx.broker,
+            queues=set(queues) if queues else None,
             worker_threads=threads or settings.worker_threads,
             worker_timeout=settings.worker_idle_timeout_ms,
         )
@@ -186,12 +217,60 @@ def worker(
         sweep_thread = sweeper.start()
         logging.getLogger(__name__).info(
             "worker started: queues %s, %d threads",
-            sorted(ctx.broker.get_declared_queues()),
+            sorted(queues or declared),
             threads or settings.worker_threads,
         )
         stop.wait()
         w.stop(timeout=int(settings.worker_shutdown_timeout_s * 1000))
         sweep_thread.join(timeout=settings.worker_shutdown_timeout_s)
+
+
+def _supervise(
+    settings: ShopSettings,
+    pool: str,
+    processes: int,
+    threads: int | None,
+    queues: list[str],
+) -> None:
+    import redis
+
+    from resilience.shop.supervisor import WorkerPool
+
+    if not POOL_NAME.fullmatch(pool):
+        fail(f"--pool {pool!r}: use letters, digits, '-' and '_' only")
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=settings.redis_socket_timeout_s
+    )
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
+    command = [sys.executable, "-m", "resilience.shop", "worker"]
+    if threads is not None:
+        command += ["--threads", str(threads)]
+    for queue in queues:
+        command += ["--queues", queue]
+    supervisor = WorkerPool(
+        client,
+        pool,
+        command,
+        processes=processes,
+        poll_s=settings.supervisor_poll_s,
+        stop_timeout_s=settings.worker_shutdown_timeout_s + 5,
+        queues=queues or ["*"],
+    )
+    stop = threading.Event()
+    _on_signals(lambda: stop.set())
+    logging.getLogger(__name__).info(
+        "pool %s: supervising %d worker process(es); resize with 'shop queue scale %s N'",
+        pool,
+        processes,
+        pool,
+    )
+    try:
+        supervisor.run(stop)
+    finally:
+        client.close()
 
 
 def _on_signals(handler: Callable[[], None]) -> None:

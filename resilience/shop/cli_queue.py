@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
+import redis
 import typer
 from rich.table import Table
 
@@ -21,13 +23,16 @@ from resilience.shop.cli_support import (
 if TYPE_CHECKING:
     from resilience.queues.dead import DeadJob
     from resilience.shop.context import ShopContext
+    from resilience.shop.settings import ShopSettings
 
 __all__ = ["EXIT_CRITICAL", "queue_app"]
 
 #: ``shop queue health`` exits with this when a queue is CRITICAL (alerting can key on it).
 EXIT_CRITICAL = 3
 
-queue_app = typer.Typer(help="Queue health, failed jobs and their retry.", no_args_is_help=True)
+queue_app = typer.Typer(
+    help="Queue health, failed jobs and their retry, worker pools.", no_args_is_help=True
+)
 
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON")]
 
@@ -96,7 +101,7 @@ def failed(since: Since = None, job: Job = None, as_json: AsJson = False) -> Non
     if as_json:
         emit_json([asdict(d) for d in dead])
         return
-    table = Table("message", "queue", "job", "args", "died")
+    table = Table("message", "queue", "job", "args", "died", "error")
     for d in dead:
         table.add_row(
             d.message_id[:12],
@@ -104,6 +109,7 @@ def failed(since: Since = None, job: Job = None, as_json: AsJson = False) -> Non
             d.job,
             str(d.args)[:60],
             datetime.fromtimestamp(d.died_at, UTC).isoformat(timespec="seconds"),
+            (d.error or "-")[:80],
         )
     out.print(table)
 
@@ -120,3 +126,113 @@ def retry_failed(since: Since = None, job: Job = None, as_json: AsJson = False) 
         emit_json({"requeued": count, "found": len(dead)})
     else:
         out.print(f"requeued {count} of {len(dead)} failed job(s)")
+
+
+def _redis(settings: ShopSettings) -> redis.Redis:
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=settings.redis_socket_timeout_s
+    )
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
+    return client
+
+
+@queue_app.command("scale")
+def scale(
+    pool: Annotated[str, typer.Argument(help="the pool's name (shop worker --pool NAME)")],
+    processes: Annotated[
+        int | None, typer.Argument(min=0, help="worker processes per supervisor")
+    ] = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="drop the override: back to each --processes")
+    ] = False,
+    wait_s: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="seconds to wait until every supervisor has resized"),
+    ] = 30.0,
+    as_json: AsJson = False,
+) -> None:
+    """Resize a worker pool while it runs (the queue-overload runbook's first step).
+
+    Every live supervisor of POOL starts or gracefully stops workers until it runs PROCESSES.
+    Exits 1, changing nothing, when no supervisor of POOL is running.
+    """
+    from resilience.shop.supervisor import pool_states, reset_desired, set_desired
+
+    if (processes is None) == (not reset):
+        fail("give either PROCESSES or --reset, e.g. 'shop queue scale orders 8'")
+    settings = load_settings()
+    client = _redis(settings)
+    try:
+        before = pool_states(client, pool)
+        if not before:
+            fail(
+                f"no worker pool {pool!r} is running; start one with "
+                f"'shop worker --pool {pool} --processes N' (running pools: "
+                f"{', '.join(sorted({s.pool for s in pool_states(client)})) or 'none'})",
+                code=1,
+            )
+        if reset:
+            reset_desired(client, pool)
+        else:
+            assert processes is not None
+            set_desired(client, pool, processes)
+        deadline = time.monotonic() + wait_s
+        after = before
+        while True:
+            after = pool_states(client, pool)
+            done = all(
+                s.desired == s.processes == (s.default if processes is None else processes)
+                for s in after
+            )
+            if done or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+    finally:
+        client.close()
+    result = {
+        "pool": pool,
+        "before": sum(s.processes for s in before),
+        "after": sum(s.processes for s in after),
+        "supervisors": [s.to_dict() for s in after],
+        "settled": done,
+    }
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(
+            f"pool {pool}: {result['before']} → {result['after']} worker process(es) on "
+            f"{len(after)} supervisor(s)"
+            + ("" if done else f" [yellow](not settled after {wait_s:g} s)[/]")
+        )
+    if not done and wait_s > 0:
+        raise typer.Exit(1)
+
+
+@queue_app.command("workers")
+def workers(as_json: AsJson = False) -> None:
+    """Worker pools and their supervisors: processes running, desired, restarts."""
+    from resilience.shop.supervisor import pool_states
+
+    settings = load_settings()
+    client = _redis(settings)
+    try:
+        states = pool_states(client)
+    finally:
+        client.close()
+    if as_json:
+        emit_json([s.to_dict() for s in states])
+        return
+    table = Table("pool", "supervisor", "processes", "desired", "restarts", "queues")
+    for s in states:
+        table.add_row(
+            s.pool,
+            f"{s.host}:{s.pid}",
+            str(s.processes),
+            str(s.desired),
+            str(s.restarts),
+            ", ".join(s.queues),
+        )
+    out.print(table)

@@ -20,6 +20,7 @@ from resilience.shop.settings import ShopSettings
 if TYPE_CHECKING:
     from resilience.shop.erp import ErpSync
     from resilience.shop.service import ShopService
+    from resilience.webhooks.models import EventRef
     from resilience.webhooks.processor import WebhookProcessor
 
 __all__ = ["ShopJobs", "make_broker"]
@@ -59,21 +60,35 @@ class ShopJobs:
             actor_name="process_order",
             broker=broker,
             queue_name=settings.orders_queue,
-            # Within a worker, payment webhooks (priority 0) run before fulfilments.
+            # Within a worker, webhooks (critical 0, others 5) run before fulfilments.
             priority=10,
             **options,
         )(self._process_order)
         # The processor counts attempts and dead-letters on the last one; Dramatiq only has to
         # keep retrying (with backoff) until then, so it gets one spare retry.
+        webhook_options: dict[str, Any] = {
+            "max_retries": settings.webhook_max_attempts,
+            "min_backoff": settings.webhook_min_backoff_ms,
+            "max_backoff": settings.webhook_max_backoff_ms,
+            "time_limit": settings.job_time_limit_ms,
+        }
         self.process_webhook: dramatiq.Actor[[int], None] = dramatiq.actor(
             actor_name="process_webhook",
             broker=broker,
             queue_name=settings.webhooks_queue,
-            max_retries=settings.webhook_max_attempts,
-            min_backoff=settings.webhook_min_backoff_ms,
-            max_backoff=settings.webhook_max_backoff_ms,
-            time_limit=settings.job_time_limit_ms,
+            priority=5,
+            **webhook_options,
         )(self._process_webhook)
+        # Payments and refunds: a queue of their own that no rate limit applies to, and the
+        # highest priority inside a worker, so a flash sale's backlog never delays them.
+        self.process_critical_webhook: dramatiq.Actor[[int], None] = dramatiq.actor(
+            actor_name="process_critical_webhook",
+            broker=broker,
+            queue_name=settings.critical_queue,
+            priority=0,
+            **webhook_options,
+        )(self._process_webhook)
+        self._is_critical = settings.is_critical_event
 
         # Stock sync from the ERP: retried by Dramatiq with its own backoff, dead-lettered after
         # the last retry (shop queue failed / retry-failed --job sync_stock).
@@ -101,9 +116,15 @@ class ShopJobs:
     def fulfil_order(self, order_id: int) -> None:
         self._send(self.process_order, order_id)
 
-    def enqueue_webhook(self, event_row_id: int) -> None:
-        """Hand a stored webhook event to ``process_webhook``; raises DispatchFailed."""
-        self._send(self.process_webhook, event_row_id)
+    def enqueue_webhook(self, ref: EventRef) -> None:
+        """Hand a stored webhook event to its job; raises DispatchFailed.
+
+        Payment and refund events (``SHOP_CRITICAL_EVENT_TYPES``) go to the critical queue,
+        everything else to the webhooks queue.
+        """
+        critical = self._is_critical(ref.event_type)
+        actor = self.process_critical_webhook if critical else self.process_webhook
+        self._send(actor, ref.row_id)
 
     @staticmethod
     def _send(actor: dramatiq.Actor[[int], None], key: int) -> None:

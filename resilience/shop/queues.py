@@ -14,11 +14,18 @@ from datetime import UTC, datetime
 
 import dramatiq
 import redis
+from dramatiq.middleware import Retries
 from sqlalchemy.orm import Session, sessionmaker
 
 from resilience.queues import Backpressure, QueueHealth, SlidingWindowLimiter, Throttle
 from resilience.queues.dead import DeadLetters
-from resilience.queues.middleware import ProcessedCounter, SlowJob, SlowJobCallback, SlowJobs
+from resilience.queues.middleware import (
+    FailureReasons,
+    ProcessedCounter,
+    SlowJob,
+    SlowJobCallback,
+    SlowJobs,
+)
 from resilience.queues.models import SlowJobRow
 from resilience.shop.settings import ShopSettings
 
@@ -54,6 +61,10 @@ def protect(
             Throttle({settings.orders_queue: limiter}, jitter_ms=settings.throttle_jitter_ms)
         )
     broker.add_middleware(ProcessedCounter(client))
+    # Its after-hook must run after Retries' (which marks a job failed when its retries are
+    # spent); Dramatiq runs after-hooks in reverse order, so it goes before Retries.
+    keep_ms = int(getattr(broker, "dead_message_ttl", 7 * 24 * 3600 * 1000))
+    broker.add_middleware(FailureReasons(client, keep_ms=keep_ms), before=Retries)
     broker.add_middleware(
         SlowJobs(round(settings.slow_job_threshold_s * 1000), _slow_job_recorder(sessions))
     )
@@ -73,7 +84,12 @@ def protect(
             low=settings.backpressure_low,
             retry_after_s=settings.backpressure_retry_after_s,
         )
-    queues = (settings.webhooks_queue, settings.orders_queue, settings.erp_queue)
+    queues = (
+        settings.critical_queue,
+        settings.webhooks_queue,
+        settings.orders_queue,
+        settings.erp_queue,
+    )
     return ShopQueues(health, backpressure, DeadLetters(client), queues)
 
 

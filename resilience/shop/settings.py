@@ -7,6 +7,8 @@ an hour-long policy into seconds. Variables are prefixed ``SHOP_``; ``DATABASE_U
 
 from __future__ import annotations
 
+import fnmatch
+
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -50,6 +52,12 @@ class ShopSettings(BaseSettings):
     )
     worker_threads: int = Field(default=4, ge=1)
     worker_shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    supervisor_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="how often a worker pool (shop worker --pool) follows shop queue scale "
+        "and replaces dead workers",
+    )
     worker_idle_timeout_ms: int = Field(
         default=1_000, ge=10, description="an idle worker polls its queues this often"
     )
@@ -118,6 +126,17 @@ class ShopSettings(BaseSettings):
     )
     # Webhooks: processing
     webhooks_queue: str = Field(default="webhooks", min_length=1)
+    critical_queue: str = Field(
+        default="critical",
+        min_length=1,
+        description="payment and refund events: never throttled, run before anything else",
+    )
+    critical_event_types: str = Field(
+        default="payment_intent.*,charge.refund*,charge.dispute.*,PAYMENT.CAPTURE.*,"
+        "PAYMENT.SALE.*,CUSTOMER.DISPUTE.*",
+        description="comma-separated event type patterns (fnmatch, case-sensitive) processed "
+        "on the critical queue; other events go to the webhooks queue",
+    )
     webhook_max_attempts: int = Field(default=5, ge=1)
     webhook_min_backoff_ms: int = Field(default=1_000, ge=0)
     webhook_max_backoff_ms: int = Field(default=600_000, ge=0)
@@ -164,7 +183,20 @@ class ShopSettings(BaseSettings):
                 f"SHOP_QUEUE_WARN_DEPTH={self.queue_warn_depth} must be below "
                 f"SHOP_QUEUE_CRITICAL_DEPTH={self.queue_critical_depth}"
             )
+        if self.critical_queue == self.orders_queue:
+            raise ValueError(
+                f"SHOP_CRITICAL_QUEUE={self.critical_queue!r} is the throttled orders queue; "
+                "payments and refunds must not wait behind the rate limit: name another queue"
+            )
         return self
+
+    def is_critical_event(self, event_type: str) -> bool:
+        """Whether ``event_type`` is processed on :attr:`critical_queue`."""
+        return any(
+            fnmatch.fnmatchcase(event_type, pattern.strip())
+            for pattern in self.critical_event_types.split(",")
+            if pattern.strip()
+        )
 
     def stripe_secrets(self) -> list[str]:
         """The Stripe signing secrets, in order; empty when Stripe webhooks are off."""

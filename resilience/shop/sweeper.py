@@ -87,9 +87,9 @@ def shop_sweeps(ctx: ShopContext) -> list[Sweep]:
     def webhooks() -> list[int]:
         before = ctx.clock() - timedelta(seconds=settings.webhook_sweep_stale_after_s)
         enqueued = []
-        for row_id in ctx.inbox.stale_received(received_before=before):
-            ctx.jobs.enqueue_webhook(row_id)  # DispatchFailed ends this round; the next retries
-            enqueued.append(row_id)
+        for ref in ctx.inbox.stale_received(received_before=before):
+            ctx.jobs.enqueue_webhook(ref)  # DispatchFailed ends this round; the next retries
+            enqueued.append(ref.row_id)
         return enqueued
 
     return [Sweep("fulfilment", fulfilment), Sweep("webhooks", webhooks)]

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
 from resilience.webhooks.delivery import VerifiedDelivery
-from resilience.webhooks.models import EventStatus, WebhookEvent
+from resilience.webhooks.models import EventRef, EventStatus, WebhookEvent
 
 __all__ = ["Inbox"]
 
@@ -82,12 +82,13 @@ class Inbox:
             ).scalar_one()
             return existing, False
 
-    def stale_received(self, *, received_before: datetime, limit: int = 1000) -> list[int]:
+    def stale_received(self, *, received_before: datetime, limit: int = 1000) -> list[EventRef]:
         """Events still waiting for their first processing (their job was never enqueued)."""
         with self._engine.connect() as connection:
-            return list(
-                connection.scalars(
-                    select(WebhookEvent.id)
+            return [
+                EventRef(*row)
+                for row in connection.execute(
+                    select(WebhookEvent.id, WebhookEvent.provider, WebhookEvent.event_type)
                     .where(
                         WebhookEvent.status == EventStatus.RECEIVED.value,
                         WebhookEvent.attempts == 0,
@@ -96,4 +97,4 @@ class Inbox:
                     .order_by(WebhookEvent.id)
                     .limit(limit)
                 )
-            )
+            ]

@@ -20,6 +20,7 @@ from resilience.webhooks.dedup import SeenStore, delivery_fingerprint
 from resilience.webhooks.delivery import Verifier
 from resilience.webhooks.inbox import Inbox
 from resilience.webhooks.metrics import WebhookMetrics
+from resilience.webhooks.models import EventRef
 
 __all__ = ["IntakeOutcome", "IntakeResult", "WebhookIntake"]
 
@@ -48,7 +49,7 @@ class WebhookIntake:
         verifiers: provider name -> verifier.
         seen: the anti-loop cache (dedup layer 1).
         inbox: the event store (dedup layer 2).
-        enqueue: hands a stored event's row id to the processing job (the service passes a
+        enqueue: hands a stored event to the processing job (the service passes a
             :class:`~resilience.webhooks.handoff.Handoff`, so the answer does not wait for it).
         metrics: counters.
         dedup_ttl_s: how long a delivery is remembered by the anti-loop cache.
@@ -61,7 +62,7 @@ class WebhookIntake:
         *,
         seen: SeenStore,
         inbox: Inbox,
-        enqueue: Callable[[int], None],
+        enqueue: Callable[[EventRef], None],
         metrics: WebhookMetrics,
         dedup_ttl_s: float = 300.0,
         max_body_bytes: int = 1 << 20,
@@ -128,7 +129,7 @@ class WebhookIntake:
             row_id=row_id,
         )
         try:
-            self._enqueue(row_id)
+            self._enqueue(EventRef(row_id, provider, delivery.event_type))
         except DispatchFailed as exc:
             # Stored is what matters to the provider; the worker's sweep enqueues it later.
             log.warning("%s; the event is stored and the sweep will enqueue it", exc)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from resilience.persistence import Base, Id, UtcDateTime
 
-__all__ = ["EventStatus", "WebhookEvent", "WebhookFailure"]
+__all__ = ["EventRef", "EventStatus", "WebhookEvent", "WebhookFailure"]
 
 
 class EventStatus(StrEnum):
@@ -19,6 +19,14 @@ class EventStatus(StrEnum):
     PROCESSED = "processed"  # its effect is applied
     IGNORED = "ignored"  # verified, but of a type with no effect here
     DEAD = "dead"  # attempts exhausted; a row in webhook_failures says why
+
+
+class EventRef(NamedTuple):
+    """A stored event as handed to the job queue: its row, and what routes it to a queue."""
+
+    row_id: int
+    provider: str
+    event_type: str
 
 
 class WebhookEvent(Base):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from resilience.errors import DispatchFailed, UnprocessableEvent
 from resilience.webhooks.metrics import WebhookMetrics
-from resilience.webhooks.models import EventStatus, WebhookEvent, WebhookFailure
+from resilience.webhooks.models import EventRef, EventStatus, WebhookEvent, WebhookFailure
 
 __all__ = ["FailureView", "Handler", "ReplayRecord", "StoredEvent", "WebhookProcessor"]
 
@@ -88,7 +88,7 @@ class WebhookProcessor:
         handlers: Mapping[tuple[str, str], Handler],
         *,
         max_attempts: int,
-        enqueue: Callable[[int], None],
+        enqueue: Callable[[EventRef], None],
         metrics: WebhookMetrics | None = None,
         on_replay: Callable[[ReplayRecord], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -281,7 +281,7 @@ class WebhookProcessor:
                 event.updated_at = now
                 view = _view(failure)
             try:
-                self._enqueue(view.webhook_event_id)
+                self._enqueue(EventRef(view.webhook_event_id, view.provider, view.event_type))
             except DispatchFailed as exc:
                 # The event is stored as received; the worker's sweep enqueues it later.
                 log.warning("%s; the sweep will enqueue it", exc)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from resilience.shop.api import create_app
 from resilience.shop.context import ShopContext
@@ -138,13 +139,99 @@ def test_failed_jobs_are_listed_and_retried_with_a_fresh_budget(
     assert listed.returncode == 0, listed.stderr
     dead = json.loads(listed.stdout)
     assert [(d["job"], d["args"]) for d in dead] == [("process_order", [424242])]
+    assert dead[0]["error"] == "UnknownOrder: order 424242 does not exist"
     nothing = shop(settings, "queue", "retry-failed", "--job", "sync_stock", "--json")
     assert json.loads(nothing.stdout) == {"requeued": 0, "found": 0}
     retried = shop(settings, "queue", "retry-failed", "--job", "process_order", "--json")
     assert json.loads(retried.stdout) == {"requeued": 1, "found": 1}
     client = redis.Redis.from_url(settings.redis_url)
     assert client.zcard("dramatiq:orders.XQ") == 0
+    assert client.keys("queues:dead:reason:*") == []  # the reason goes with the dead letter
     assert client.llen("dramatiq:orders") == 1
     body = client.hget("dramatiq:orders.msgs", client.lindex("dramatiq:orders", 0))
     assert json.loads(body)["options"]["retries"] == 0
     client.close()
+
+
+def test_a_payment_webhook_overtakes_a_throttled_fulfilment_backlog(
+    settings: ShopSettings,
+) -> None:
+    """Eight paid orders wait behind a fulfilment limit of 2 per 30 s; a Stripe payment event
+    arriving after them is routed to the critical queue and applied while the backlog still
+    waits for its window, and a non-payment event goes to the webhooks queue."""
+    import time
+
+    import dramatiq
+
+    from resilience.webhooks import stripe as stripe_sig
+    from resilience.webhooks.testing import stripe_event
+
+    secret = "whsec_critical"
+    throttled = settings.model_copy(
+        update={
+            "orders_rate_limit": 2,
+            "orders_rate_window_s": 30.0,
+            "throttle_jitter_ms": 0,
+            "backpressure_high": 1000,
+            "backpressure_low": 10,
+            "queue_warn_depth": 1000,
+            "queue_critical_depth": 2000,
+            "stripe_webhook_secrets": SecretStr(secret),
+        }
+    )
+    context = ShopContext.from_settings(throttled)
+    worker = dramatiq.Worker(context.broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    try:
+        with TestClient(create_app(context)) as client:
+            product = client.post(
+                "/admin/products",
+                headers=ADMIN,
+                json={"sku": "A", "name": "a", "price_cents": 100, "stock": 100},
+            ).json()["id"]
+            body = {"lines": [{"product_id": product, "quantity": 1}]}
+            paid = {"provider": "stripe", "method": "card", "succeeded": True}
+            for _ in range(8):
+                order = client.post("/orders", json=body).json()["id"]
+                assert (
+                    client.post(f"/orders/{order}/payments", headers=ADMIN, json=paid).status_code
+                    == 200
+                )
+            late = client.post("/orders", json=body).json()["id"]
+
+            def deliver(event_type: str, obj: dict[str, object]) -> None:
+                raw = stripe_event(event_type, obj)
+                answer = client.post(
+                    "/webhooks/stripe",
+                    content=raw,
+                    headers={"Stripe-Signature": stripe_sig.sign(raw, secret)},
+                )
+                assert answer.status_code == 200, answer.text
+
+            deliver(
+                "payment_intent.succeeded",
+                {
+                    "id": "pi_late",
+                    "object": "payment_intent",
+                    "metadata": {"order_id": str(late)},
+                    "payment_method_types": ["card"],
+                },
+            )
+            deliver("customer.created", {"id": "cus_1", "object": "customer"})
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if client.get(f"/orders/{late}").json()["status"] == "paid":
+                    break
+                time.sleep(0.05)
+            statuses = [o["status"] for o in client.get("/admin/orders", headers=ADMIN).json()]
+        assert client.get(f"/orders/{late}").json()["status"] == "paid"
+        # The backlog is still held by the limit: at most one window's worth is fulfilled.
+        assert statuses.count("fulfilled") <= 2
+        assert statuses.count("paid") >= 7
+        assert context.queues is not None
+        health = context.queues.health
+        assert health.stats("critical").processed_per_min > 0  # the payment event
+        assert health.stats("webhooks").processed_per_min > 0  # customer.created
+    finally:
+        worker.stop()
+        context.close()

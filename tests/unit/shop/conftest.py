@@ -94,6 +94,10 @@ def drain(ctx: ShopContext, worker: dramatiq.Worker) -> None:
     """Wait until every queue is empty and the worker idle (retries included)."""
     for _ in range(3):
         ctx.handoff.flush()  # intake enqueues from a background thread
-        for queue in (ctx.settings.webhooks_queue, ctx.settings.orders_queue):
+        for queue in (
+            ctx.settings.critical_queue,
+            ctx.settings.webhooks_queue,
+            ctx.settings.orders_queue,
+        ):
             ctx.broker.join(queue, fail_fast=False)
         worker.join()

@@ -68,3 +68,18 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations_say_the_accepted_form(text: str) -> None:
     with pytest.raises(ValueError, match="500ms, 30s, 15m, 1h, 2d"):
         parse_duration(text)
+
+
+def test_payment_and_refund_events_are_critical_and_others_are_not() -> None:
+    s = ShopSettings()
+    critical = ["payment_intent.succeeded", "charge.refunded", "PAYMENT.CAPTURE.COMPLETED"]
+    assert all(s.is_critical_event(t) for t in critical)
+    assert not any(s.is_critical_event(t) for t in ["customer.created", "payment_intent"])
+    only = ShopSettings(critical_event_types=" charge.refunded , ")
+    assert only.is_critical_event("charge.refunded")
+    assert not only.is_critical_event("payment_intent.succeeded")
+
+
+def test_the_critical_queue_cannot_be_the_throttled_one() -> None:
+    with pytest.raises(ValidationError, match="SHOP_CRITICAL_QUEUE='orders' is the throttled"):
+        ShopSettings(critical_queue="orders")

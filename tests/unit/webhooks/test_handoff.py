@@ -10,28 +10,33 @@ import pytest
 from resilience.errors import DispatchFailed
 from resilience.webhooks.handoff import Handoff
 from resilience.webhooks.metrics import MemoryCounterStore, WebhookMetrics
+from resilience.webhooks.models import EventRef
+
+
+def ref(row_id: int) -> EventRef:
+    return EventRef(row_id, "stripe", "payment_intent.succeeded")
 
 
 def test_submitted_ids_are_enqueued_in_order_and_drained_on_close() -> None:
-    sent: list[int] = []
+    sent: list[EventRef] = []
     handoff = Handoff(sent.append)
     for i in range(100):
-        handoff.submit(i)
+        handoff.submit(ref(i))
     handoff.close()
-    assert sent == list(range(100))
+    assert [r.row_id for r in sent] == list(range(100))
 
 
 def test_broker_errors_are_logged_and_the_thread_survives(caplog: pytest.LogCaptureFixture) -> None:
     sent: list[int] = []
 
-    def enqueue(row_id: int) -> None:
-        if row_id % 2:
-            raise DispatchFailed("process_webhook", row_id, "ConnectionError: refused")
-        sent.append(row_id)
+    def enqueue(r: EventRef) -> None:
+        if r.row_id % 2:
+            raise DispatchFailed("process_webhook", r.row_id, "ConnectionError: refused")
+        sent.append(r.row_id)
 
     handoff = Handoff(enqueue)
     for i in range(6):
-        handoff.submit(i)
+        handoff.submit(ref(i))
     handoff.close()
     assert sent == [0, 2, 4]
     assert caplog.text.count("the sweep will enqueue it") == 3
@@ -41,7 +46,7 @@ def test_a_full_buffer_drops_instead_of_blocking_the_request() -> None:
     release = threading.Event()
     handoff = Handoff(lambda _row: release.wait(5), max_pending=2)
     for i in range(10):
-        handoff.submit(i)  # never blocks
+        handoff.submit(ref(i))  # never blocks
     assert handoff.dropped >= 7
     release.set()
     handoff.close()
@@ -82,13 +87,13 @@ def test_flush_waits_until_everything_submitted_is_enqueued() -> None:
     release = threading.Event()
     sent: list[int] = []
 
-    def slow(row_id: int) -> None:
+    def slow(r: EventRef) -> None:
         release.wait(5)
-        sent.append(row_id)
+        sent.append(r.row_id)
 
     handoff = Handoff(slow)
-    handoff.submit(1)
-    handoff.submit(2)
+    handoff.submit(ref(1))
+    handoff.submit(ref(2))
     threading.Timer(0.2, release.set).start()
     handoff.flush()
     assert sent == [1, 2]

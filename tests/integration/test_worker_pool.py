@@ -1,0 +1,174 @@
+"""Worker pools on a real Redis, with real ``shop worker`` processes: ``shop queue scale`` resizes
+a running pool, a killed worker is replaced, and stopping the supervisor stops every worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from resilience.shop.migrate import upgrade
+from tests.support.shop import shop_command
+
+
+@pytest.fixture
+def env(tmp_path: Path, redis_url: str) -> dict[str, str]:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    upgrade(url)
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "SHOP_SUPERVISOR_POLL_S": "0.2",
+        "SHOP_WORKER_IDLE_TIMEOUT_MS": "100",
+        "SHOP_WORKER_SHUTDOWN_TIMEOUT_S": "3",
+    }
+
+
+def shop(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*shop_command(), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ", 1)[1][0] != "Z"
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not reached within {timeout_s} s: {check.__doc__}")
+
+
+@pytest.fixture
+def pool(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with (tmp_path / "pool.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                *shop_command(),
+                "worker",
+                "--pool",
+                "orders-pool",
+                "--processes",
+                "1",
+                "-Q",
+                "orders",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def states(env: dict[str, str]) -> list[dict[str, Any]]:
+    listed = shop(env, "queue", "workers", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return [s for s in json.loads(listed.stdout) if s["pool"] == "orders-pool"]
+
+
+def test_a_running_pool_is_resized_heals_and_stops_everything(
+    env: dict[str, str], pool: subprocess.Popen[bytes], redis_url: str
+) -> None:
+    def one_worker() -> list[dict[str, Any]] | None:
+        """the pool runs its one worker"""
+        s = states(env)
+        return s if s and s[0]["processes"] == 1 else None
+
+    first = wait_for(one_worker)[0]
+    assert first["queues"] == ["orders"] and first["default"] == 1
+
+    scaled = shop(env, "queue", "scale", "orders-pool", "3", "--json")
+    assert scaled.returncode == 0, scaled.stderr
+    result = json.loads(scaled.stdout)
+    assert (result["before"], result["after"], result["settled"]) == (1, 3, True)
+    children = result["supervisors"][0]["children"]
+    assert len(children) == 3 and all(alive(pid) for pid in children)
+    assert all("orders" in Path(f"/proc/{pid}/cmdline").read_text() for pid in children)
+
+    # A worker that dies is replaced.
+    os.kill(children[0], signal.SIGKILL)
+
+    def healed() -> dict[str, Any] | None:
+        """a new worker replaces the killed one"""
+        s = states(env)[0]
+        return s if s["restarts"] == 1 and len(s["children"]) == 3 else None
+
+    state = wait_for(healed)
+    assert children[0] not in state["children"]
+
+    # Down to one: the two newest stop gracefully.
+    down = shop(env, "queue", "scale", "orders-pool", "1", "--json")
+    assert down.returncode == 0, down.stderr
+    kept = json.loads(down.stdout)["supervisors"][0]["children"]
+    assert kept == state["children"][:1]
+    wait_for(lambda: not any(alive(p) for p in state["children"][1:]))
+
+    # Reset: back to the supervisor's own --processes (1), the override is gone.
+    reset = shop(env, "queue", "scale", "orders-pool", "--reset")
+    assert reset.returncode == 0, reset.stderr
+    assert redis.Redis.from_url(redis_url).get("shop:workers:orders-pool:desired") is None
+
+    # Stopping the supervisor stops its workers and withdraws its state.
+    pool.send_signal(signal.SIGTERM)
+    assert pool.wait(timeout=30) == 0
+    assert not any(alive(p) for p in kept)
+    assert states(env) == []
+
+
+def test_workers_stop_when_their_supervisor_is_killed(
+    env: dict[str, str], pool: subprocess.Popen[bytes]
+) -> None:
+    def running() -> list[int] | None:
+        """the pool runs its one worker"""
+        s = states(env)
+        return s[0]["children"] if s and s[0]["processes"] == 1 else None
+
+    children = wait_for(running)
+    pool.kill()  # SIGKILL: the supervisor cannot clean up
+    pool.wait()
+    wait_for(lambda: not any(alive(p) for p in children))
+
+
+def test_scaling_a_pool_that_does_not_run_changes_nothing(
+    env: dict[str, str], redis_url: str
+) -> None:
+    refused = shop(env, "queue", "scale", "nope", "4")
+    assert refused.returncode == 1
+    assert "no worker pool 'nope' is running" in refused.stderr
+    assert "shop worker --pool nope" in refused.stderr
+    assert redis.Redis.from_url(redis_url).get("shop:workers:nope:desired") is None
+    usage = shop(env, "queue", "scale", "nope")
+    assert usage.returncode == 2 and "PROCESSES or --reset" in usage.stderr
+
+
+def test_unknown_queue_and_bad_pool_names_are_refused(env: dict[str, str]) -> None:
+    unknown = shop(env, "worker", "--queues", "ordres")
+    assert unknown.returncode == 2
+    assert "unknown queue(s) ordres" in unknown.stderr and "orders" in unknown.stderr
+    bad = shop(env, "worker", "--pool", "a:b")
+    assert bad.returncode == 2 and "--pool 'a:b'" in bad.stderr
