@@ -20,13 +20,16 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from resilience import __version__
+from resilience.shop.cli_audit import audit_app
 from resilience.shop.cli_erp import erp_app
 from resilience.shop.cli_queue import queue_app
 from resilience.shop.cli_support import (
+    ActorOption,
     emit_json,
     errors_to_exit,
     fail,
     load_settings,
+    operator,
     out,
     parse_since,
     setup_logging,
@@ -56,6 +59,7 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(queue_app, name="queue")
 app.add_typer(erp_app, name="erp")
+app.add_typer(audit_app, name="audit")
 
 
 def _version(value: bool) -> None:
@@ -287,15 +291,16 @@ def products_add(
     name: Annotated[str, typer.Option()],
     price_cents: Annotated[int, typer.Option(min=0)],
     stock: Annotated[int, typer.Option(min=0)] = 0,
+    actor: ActorOption = None,
 ) -> None:
-    """Create a product."""
+    """Create a product (audited: product_created)."""
     settings = load_settings()
     try:
         data = ProductIn(sku=sku, name=name, price_cents=price_cents, stock=stock)
     except ValidationError as exc:
         fail("; ".join(f"--{e['loc'][0]}: {e['msg']}".replace("_", "-") for e in exc.errors()))
     with shop_context(settings) as ctx:
-        product = ctx.service.create_product(data)
+        product = ctx.service.create_product(data, actor=operator(actor))
     emit_json(product.model_dump(mode="json"))
 
 

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from resilience.shop.cli_support import emit_json, fail, load_settings, out, shop_context
+from resilience.shop.cli_support import (
+    ActorOption,
+    emit_json,
+    fail,
+    load_settings,
+    operator,
+    out,
+    shop_context,
+)
 
 __all__ = ["erp_app"]
 
@@ -51,22 +59,35 @@ def sync() -> None:
 
 
 @erp_app.command("pause")
-def pause() -> None:
-    """Stop applying ERP stock (every worker): syncs run but fetch and change nothing."""
-    settings = load_settings()
-    with shop_context(settings) as ctx:
-        if ctx.erp is None:
-            fail("no ERP configured; set SHOP_ERP_BASE_URL")
-        ctx.erp.pause()
+def pause(actor: ActorOption = None) -> None:
+    """Stop applying ERP stock (every worker): syncs run but fetch and change nothing.
+    Audited: erp_sync_paused."""
+    _switch(paused=True, actor=actor)
     out.print("ERP sync paused")
 
 
 @erp_app.command("resume")
-def resume() -> None:
-    """Apply ERP stock again."""
+def resume(actor: ActorOption = None) -> None:
+    """Apply ERP stock again. Audited: erp_sync_resumed."""
+    _switch(paused=False, actor=actor)
+    out.print("ERP sync resumed")
+
+
+def _switch(*, paused: bool, actor: str | None) -> None:
     settings = load_settings()
     with shop_context(settings) as ctx:
         if ctx.erp is None:
             fail("no ERP configured; set SHOP_ERP_BASE_URL")
-        ctx.erp.resume()
-    out.print("ERP sync resumed")
+        before = ctx.erp.paused()
+        if paused:
+            ctx.erp.pause()
+        else:
+            ctx.erp.resume()
+        ctx.audit_action(
+            action="erp_sync_paused" if paused else "erp_sync_resumed",
+            entity_type="ErpSync",
+            entity_id="stock",
+            actor=operator(actor),
+            before={"paused": before},
+            after={"paused": paused},
+        )

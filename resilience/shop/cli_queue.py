@@ -12,9 +12,11 @@ import typer
 from rich.table import Table
 
 from resilience.shop.cli_support import (
+    ActorOption,
     emit_json,
     fail,
     load_settings,
+    operator,
     out,
     parse_since,
     shop_context,
@@ -115,13 +117,29 @@ def failed(since: Since = None, job: Job = None, as_json: AsJson = False) -> Non
 
 
 @queue_app.command("retry-failed")
-def retry_failed(since: Since = None, job: Job = None, as_json: AsJson = False) -> None:
-    """Put failed jobs back on their queues with a fresh retry budget."""
+def retry_failed(
+    since: Since = None, job: Job = None, actor: ActorOption = None, as_json: AsJson = False
+) -> None:
+    """Put failed jobs back on their queues with a fresh retry budget (audited: jobs_retried)."""
     settings = load_settings()
     with shop_context(settings) as ctx:
         dead = _find_dead(ctx, since, job)
         assert ctx.queues is not None  # _find_dead exits otherwise
         count = ctx.queues.dead.requeue(ctx.broker, dead)
+        if dead:
+            ctx.audit_action(
+                action="jobs_retried",
+                entity_type="Jobs",
+                entity_id=job or "*",
+                actor=operator(actor),
+                before={"dead": len(dead)},
+                after={"dead": len(dead) - count, "requeued": count},
+                metadata={
+                    "since": since,
+                    "jobs": sorted({d.job for d in dead}),
+                    "message_ids": [d.message_id for d in dead][:100],
+                },
+            )
     if as_json:
         emit_json({"requeued": count, "found": len(dead)})
     else:
@@ -152,12 +170,13 @@ def scale(
         float,
         typer.Option("--wait", min=0, help="seconds to wait until every supervisor has resized"),
     ] = 30.0,
+    actor: ActorOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Resize a worker pool while it runs (the queue-overload runbook's first step).
 
     Every live supervisor of POOL starts or gracefully stops workers until it runs PROCESSES.
-    Exits 1, changing nothing, when no supervisor of POOL is running.
+    Exits 1, changing nothing, when no supervisor of POOL is running. Audited: workers_scaled.
     """
     from resilience.shop.supervisor import pool_states, reset_desired, set_desired
 
@@ -192,6 +211,15 @@ def scale(
             time.sleep(0.1)
     finally:
         client.close()
+    with shop_context(settings) as ctx:
+        ctx.audit_action(
+            action="workers_scaled",
+            entity_type="WorkerPool",
+            entity_id=pool,
+            actor=operator(actor),
+            before={"desired": sorted({s.desired for s in before})},
+            after={"desired": "reset" if reset else processes},
+        )
     result = {
         "pool": pool,
         "before": sum(s.processes for s in before),

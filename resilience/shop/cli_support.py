@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from resilience import __version__
+from resilience.audit import Actor
 from resilience.errors import ConfigurationError, ShopError
 from resilience.shop.durations import parse_duration
 from resilience.shop.settings import ShopSettings
@@ -23,11 +28,13 @@ if TYPE_CHECKING:
     from resilience.shop.context import ShopContext
 
 __all__ = [
+    "ActorOption",
     "emit_json",
     "err",
     "errors_to_exit",
     "fail",
     "load_settings",
+    "operator",
     "out",
     "parse_since",
     "setup_logging",
@@ -36,6 +43,25 @@ __all__ = [
 
 out = Console()
 err = Console(stderr=True)
+
+ActorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--actor",
+        help="who does this, for the audit trail (default: $SHOP_OPERATOR or the login name)",
+    ),
+]
+
+
+def operator(name: str | None = None) -> Actor:
+    """The audit trail's actor for a CLI command: ``--actor``, ``$SHOP_OPERATOR`` or the login."""
+    who = (name or "").strip()
+    if not who:
+        try:
+            who = os.environ.get("SHOP_OPERATOR") or getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+    return Actor(who, user_agent=f"shop-cli/{__version__} ({socket.gethostname()})")
 
 
 def emit_json(data: object) -> None:

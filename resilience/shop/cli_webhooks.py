@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from resilience.shop.cli_support import emit_json, load_settings, out, parse_since, shop_context
+from resilience.shop.cli_support import (
+    ActorOption,
+    emit_json,
+    load_settings,
+    operator,
+    out,
+    parse_since,
+    shop_context,
+)
 
 if TYPE_CHECKING:
     from resilience.webhooks.processor import FailureView
@@ -24,13 +30,6 @@ webhooks_app = typer.Typer(
 Since = Annotated[str, typer.Option(help="how far back, e.g. 30m, 1h, 7d")]
 Provider = Annotated[str | None, typer.Option(help="only this provider: stripe or paypal")]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON")]
-
-
-def _who() -> str:
-    try:
-        return os.environ.get("SHOP_OPERATOR") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _print(failures: list[FailureView], as_json: bool) -> None:
@@ -77,9 +76,7 @@ def retry(
     since: Since = "1h",
     provider: Provider = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list, do not replay")] = False,
-    actor: Annotated[
-        str | None, typer.Option(help="who replays (default: $SHOP_OPERATOR or the user)")
-    ] = None,
+    actor: ActorOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Replay dead letters that last failed within SINCE: each gets fresh attempts.
@@ -90,7 +87,7 @@ def retry(
     age = parse_since(since)
     with shop_context(settings) as ctx:
         replayed = ctx.processor.replay(
-            actor=actor or _who(),
+            actor=operator(actor),
             since=ctx.clock() - age if age else None,
             provider=provider,
             dry_run=dry_run,

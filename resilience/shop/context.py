@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import dramatiq
 import httpx
@@ -13,6 +14,7 @@ import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from resilience.audit import Actor, AuditTrail
 from resilience.shop.db import make_engine, make_sessionmaker
 from resilience.shop.erp import ErpClient, ErpSync
 from resilience.shop.jobs import ShopJobs, make_broker
@@ -64,6 +66,7 @@ class ShopContext:
     handoff: Handoff
     queues: ShopQueues | None = None
     erp: ErpSync | None = None
+    audit: AuditTrail = field(default_factory=AuditTrail)
     clock: Callable[[], datetime] = field(default=utcnow)
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
@@ -102,6 +105,8 @@ class ShopContext:
 
         jobs = ShopJobs(broker, settings)
         queues = protect(broker, settings, sessions)
+        key = settings.audit_hmac_key
+        audit = AuditTrail(key=key.get_secret_value().encode() if key else None, clock=clock)
         service = ShopService(
             sessions,
             jobs,
@@ -109,6 +114,7 @@ class ShopContext:
             max_lines_per_order=settings.max_lines_per_order,
             max_quantity_per_line=settings.max_quantity_per_line,
             clock=clock,
+            audit=audit,
         )
         metrics = WebhookMetrics(
             counters,
@@ -131,6 +137,20 @@ class ShopContext:
             max_attempts=settings.webhook_max_attempts,
             enqueue=jobs.enqueue_webhook,
             metrics=metrics,
+            on_replay=lambda session, record: audit.record(
+                session,
+                action="webhook_replayed",
+                entity_type="WebhookFailure",
+                entity_id=record.failure.id,
+                actor=record.actor,
+                before=record.before,
+                after=record.after,
+                metadata={
+                    "provider": record.failure.provider,
+                    "event_id": record.failure.event_id,
+                    "event_type": record.failure.event_type,
+                },
+            ),
             clock=clock,
         )
         handoff = Handoff(jobs.enqueue_webhook)
@@ -175,9 +195,35 @@ class ShopContext:
             handoff,
             queues,
             erp,
+            audit,
             clock,
             closers,
         )
+
+    def audit_action(
+        self,
+        *,
+        action: str,
+        entity_type: str,
+        entity_id: object,
+        actor: Actor,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Audit an action whose effect is outside the database (Redis flags, requeued jobs,
+        worker pools): its row is written in a transaction of its own, right after it."""
+        with self.sessions.begin() as session:
+            self.audit.record(
+                session,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                actor=actor,
+                before=before,
+                after=after,
+                metadata=metadata,
+            )
 
     def check_database(self) -> None:
         """Raise if the database does not answer ``SELECT 1``."""

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from resilience.audit import Actor, AuditTrail
 from resilience.errors import (
     DispatchFailed,
     DuplicateSku,
@@ -54,6 +55,11 @@ __all__ = ["Dispatcher", "ShopService", "utcnow"]
 
 log = logging.getLogger(__name__)
 
+#: Who the audit trail names when the caller does not say (a test, a script).
+SYSTEM = Actor.system("shop")
+WEBHOOKS = Actor.system("webhooks")
+ERP = Actor.system("erp-sync")
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -79,6 +85,7 @@ class ShopService:
         currency: ISO code stamped on new orders.
         max_lines_per_order, max_quantity_per_line: the largest order accepted.
         clock: returns the current UTC time; injected so tests control time.
+        audit: the audit trail; every critical action writes one row in its own transaction.
     """
 
     def __init__(
@@ -90,8 +97,10 @@ class ShopService:
         max_lines_per_order: int = 50,
         max_quantity_per_line: int = 1000,
         clock: Callable[[], datetime] = utcnow,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._sessions = sessions
+        self._audit = audit or AuditTrail(clock=clock)
         self._dispatcher = dispatcher
         self._currency = currency
         self._max_lines = max_lines_per_order
@@ -100,13 +109,22 @@ class ShopService:
 
     # -- products -----------------------------------------------------------------------------
 
-    def create_product(self, data: ProductIn) -> ProductOut:
+    def create_product(self, data: ProductIn, *, actor: Actor = SYSTEM) -> ProductOut:
         now = self._clock()
         try:
             with self._sessions.begin() as session:
                 product = Product(**data.model_dump(), created_at=now, updated_at=now)
                 session.add(product)
                 session.flush()
+                self._audit.record(
+                    session,
+                    action="product_created",
+                    entity_type="Product",
+                    entity_id=product.id,
+                    actor=actor,
+                    before=None,
+                    after=_product_state(product),
+                )
                 return ProductOut.model_validate(product)
         except IntegrityError as exc:
             raise DuplicateSku(data.sku) from exc
@@ -123,7 +141,9 @@ class ShopService:
             rows = session.scalars(select(Product).order_by(Product.id).limit(limit).offset(offset))
             return [ProductOut.model_validate(p) for p in rows]
 
-    def sync_stock(self, levels: Sequence[tuple[str, int]]) -> dict[str, int]:
+    def sync_stock(
+        self, levels: Sequence[tuple[str, int]], *, actor: Actor = ERP
+    ) -> dict[str, int]:
         """Set each known SKU's stock to the ERP's level, in one transaction (all or nothing);
         every change is a ``stock_adjustments`` row with reason ``erp sync``. SKUs the shop does
         not sell are skipped. Returns counts: changed, unchanged, unknown."""
@@ -142,7 +162,18 @@ class ShopService:
                     counts["unchanged"] += 1
                     continue
                 delta = target - product.stock
+                before = _product_state(product)
                 product.stock, product.updated_at = target, now
+                self._audit.record(
+                    session,
+                    action="stock_synced",
+                    entity_type="Product",
+                    entity_id=product.id,
+                    actor=actor,
+                    before=before,
+                    after=_product_state(product),
+                    metadata={"delta": delta, "source": "erp"},
+                )
                 session.add(
                     StockAdjustment(
                         product_id=product.id,
@@ -155,13 +186,16 @@ class ShopService:
                 counts["changed"] += 1
         return counts
 
-    def adjust_stock(self, product_id: int, data: StockAdjustmentIn) -> ProductOut:
+    def adjust_stock(
+        self, product_id: int, data: StockAdjustmentIn, *, actor: Actor = SYSTEM
+    ) -> ProductOut:
         """Add or remove stock by hand; stock never goes below zero."""
         now = self._clock()
         with self._sessions.begin() as session:
-            product = session.get(Product, product_id)
+            product = session.get(Product, product_id, with_for_update=True)
             if product is None:
                 raise UnknownProduct(product_id)
+            before = _product_state(product)
             changed = session.execute(
                 update(Product)
                 .where(Product.id == product_id, Product.stock + data.delta >= 0)
@@ -179,6 +213,16 @@ class ShopService:
                     reason=data.reason,
                     created_at=now,
                 )
+            )
+            self._audit.record(
+                session,
+                action="stock_adjusted",
+                entity_type="Product",
+                entity_id=product_id,
+                actor=actor,
+                before=before,
+                after=_product_state(product),
+                metadata={"delta": data.delta, "reason": data.reason},
             )
             return ProductOut.model_validate(product)
 
@@ -312,7 +356,7 @@ class ShopService:
             session.refresh(product)
             raise InsufficientStock(product.id, quantity, product.stock)
 
-    def record_payment(self, order_id: int, data: PaymentIn) -> OrderOut:
+    def record_payment(self, order_id: int, data: PaymentIn, *, actor: Actor = SYSTEM) -> OrderOut:
         """Apply a provider's payment report: ``pending`` becomes ``paid`` or ``failed``.
 
         A successful payment schedules fulfilment; a failed one releases the reserved stock.
@@ -324,12 +368,16 @@ class ShopService:
         """
         with self._sessions.begin() as session:
             order = self._load(session, order_id, lock=True)
+            before = _order_state(order)
             result = self._apply_payment(session, order, data, self._clock())
+            self._audit_payment(session, order, before, data, actor)
         if result.status is OrderStatus.PAID:
             self._dispatch_fulfilment(result.id)
         return result
 
-    def apply_provider_payment(self, order_id: int, data: PaymentIn) -> str:
+    def apply_provider_payment(
+        self, order_id: int, data: PaymentIn, *, actor: Actor = WEBHOOKS
+    ) -> str:
         """Apply a payment event from a provider's webhook; idempotent and order-tolerant.
 
         A repeat of an applied payment changes nothing. A late failure after success is
@@ -358,6 +406,14 @@ class ShopService:
                 if not data.succeeded:
                     return f"late payment failure ignored: order {order_id} is {status.value}"
                 session.add(self._payment_row(order, data, now))
+                self._audit_payment(
+                    session,
+                    order,
+                    _order_state(order),
+                    data,
+                    actor,
+                    review="possible double charge",
+                )
                 log.error(
                     "second successful payment %s for order %s (%s): review and refund it",
                     data.provider_ref,
@@ -368,10 +424,41 @@ class ShopService:
                     f"payment {data.provider_ref} succeeded but order {order_id} is already "
                     f"{status.value}: recorded for review (possible double charge)"
                 )
+            before = _order_state(order)
             result = self._apply_payment(session, order, data, now)
+            self._audit_payment(session, order, before, data, actor)
         if result.status is OrderStatus.PAID:
             self._dispatch_fulfilment(result.id)
         return f"order {order_id} is {result.status.value}"
+
+    def _audit_payment(
+        self,
+        session: Session,
+        order: Order,
+        before: dict[str, object],
+        data: PaymentIn,
+        actor: Actor,
+        review: str | None = None,
+    ) -> None:
+        metadata: dict[str, object] = {
+            "provider": data.provider,
+            "method": data.method,
+            "succeeded": data.succeeded,
+            "provider_ref": data.provider_ref,
+            "amount_cents": order.total_cents,
+        }
+        if review:
+            metadata["review"] = review
+        self._audit.record(
+            session,
+            action="payment_recorded",
+            entity_type="Order",
+            entity_id=order.id,
+            actor=actor,
+            before=before,
+            after=_order_state(order),
+            metadata=metadata,
+        )
 
     @staticmethod
     def _payment_row(order: Order, data: PaymentIn, now: datetime) -> Payment:
@@ -453,7 +540,7 @@ class ShopService:
             order.updated_at = now
             return OrderOut.model_validate(order)
 
-    def refund(self, order_id: int, data: RefundIn) -> OrderOut:
+    def refund(self, order_id: int, data: RefundIn, *, actor: Actor = SYSTEM) -> OrderOut:
         """Refund ``data.amount_cents`` (or everything still refundable when omitted).
 
         Raises:
@@ -465,7 +552,10 @@ class ShopService:
             amount = data.amount_cents
             if amount is None:
                 amount = order.total_cents - order.refunded_cents
-            return self._apply_refund(session, order, amount, data.reason, None, self._clock())
+            before = _order_state(order)
+            result = self._apply_refund(session, order, amount, data.reason, None, self._clock())
+            self._audit_refund(session, order, before, amount, data.reason, None, actor)
+            return result
 
     def apply_provider_refund(
         self,
@@ -475,6 +565,7 @@ class ShopService:
         reason: str,
         amount_cents: int | None = None,
         refunded_total_cents: int | None = None,
+        actor: Actor = WEBHOOKS,
     ) -> str:
         """Apply a refund event from a provider's webhook; idempotent.
 
@@ -503,8 +594,37 @@ class ShopService:
             )
             if amount <= 0:
                 return f"refund total {refunded_total_cents} already reached on order {order_id}"
+            before = _order_state(order)
             result = self._apply_refund(session, order, amount, reason, provider_ref, self._clock())
+            self._audit_refund(session, order, before, amount, reason, provider_ref, actor)
             return f"refunded {amount} cents; order {order_id} is {result.status.value}"
+
+    def _audit_refund(
+        self,
+        session: Session,
+        order: Order,
+        before: dict[str, object],
+        amount: int,
+        reason: str,
+        provider_ref: str | None,
+        actor: Actor,
+    ) -> None:
+        full = order.refunded_cents >= order.total_cents
+        self._audit.record(
+            session,
+            action="refund_created",
+            entity_type="Order",
+            entity_id=order.id,
+            actor=actor,
+            before=before,
+            after=_order_state(order),
+            metadata={
+                "amount_cents": amount,
+                "kind": "full" if full else "partial",
+                "reason": reason,
+                "provider_ref": provider_ref,
+            },
+        )
 
     @staticmethod
     def _apply_refund(
@@ -535,7 +655,9 @@ class ShopService:
         session.flush()
         return OrderOut.model_validate(order)
 
-    def change_payment_method(self, order_id: int, method: str) -> OrderOut:
+    def change_payment_method(
+        self, order_id: int, method: str, *, actor: Actor = SYSTEM
+    ) -> OrderOut:
         """Change the payment method of an order that is still pending.
 
         Raises:
@@ -550,8 +672,18 @@ class ShopService:
                     "changing the payment method",
                     (OrderStatus.PENDING.value,),
                 )
+            before = _order_state(order)
             order.payment_method = method
             order.updated_at = self._clock()
+            self._audit.record(
+                session,
+                action="payment_method_changed",
+                entity_type="Order",
+                entity_id=order_id,
+                actor=actor,
+                before=before,
+                after=_order_state(order),
+            )
             return OrderOut.model_validate(order)
 
     @staticmethod
@@ -565,3 +697,22 @@ class ShopService:
 def _request_hash(data: OrderIn) -> str:
     canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _order_state(order: Order) -> dict[str, object]:
+    """What the audit trail keeps of an order before and after a critical action."""
+    return {
+        "status": order.status,
+        "total_cents": order.total_cents,
+        "refunded_cents": order.refunded_cents,
+        "payment_method": order.payment_method,
+    }
+
+
+def _product_state(product: Product) -> dict[str, object]:
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "price_cents": product.price_cents,
+        "stock": product.stock,
+    }

@@ -169,6 +169,12 @@ class ShopSettings(BaseSettings):
     db_pool_timeout_s: float = Field(default=30.0, gt=0)
     redis_socket_timeout_s: float = Field(default=5.0, gt=0)
     health_timeout_s: float = Field(default=2.0, gt=0)
+    # Audit trail
+    audit_hmac_key: SecretStr | None = Field(
+        default=None,
+        description="key of the audit chain's HMAC; without it rows are chained by plain SHA-256 "
+        "(tamper-evident against edits, but forgeable by someone who can write the table)",
+    )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from resilience.audit.trail import Actor
 from resilience.errors import DispatchFailed, UnprocessableEvent
 from resilience.webhooks.metrics import WebhookMetrics
 from resilience.webhooks.models import EventRef, EventStatus, WebhookEvent, WebhookFailure
@@ -62,11 +63,14 @@ class FailureView:
 
 @dataclass(frozen=True)
 class ReplayRecord:
-    """Who replayed which dead letter and when (handed to the audit hook)."""
+    """Who replayed which dead letter and when, with the state before and after (handed to the
+    audit hook inside the replay's transaction)."""
 
-    actor: str
+    actor: Actor
     failure: FailureView
     at: datetime
+    before: dict[str, Any]
+    after: dict[str, Any]
 
 
 class WebhookProcessor:
@@ -78,7 +82,8 @@ class WebhookProcessor:
         max_attempts: attempts before an event becomes a dead letter.
         enqueue: hands an event row id to the processing job (used by replay).
         metrics: counters; optional.
-        on_replay: called once per replayed dead letter (the audit trail hooks in here).
+        on_replay: called once per replayed dead letter, inside the transaction that replays it
+            (the audit trail hooks in here: its row commits or rolls back with the replay).
         clock: current UTC time.
     """
 
@@ -90,7 +95,7 @@ class WebhookProcessor:
         max_attempts: int,
         enqueue: Callable[[EventRef], None],
         metrics: WebhookMetrics | None = None,
-        on_replay: Callable[[ReplayRecord], None] | None = None,
+        on_replay: Callable[[Session, ReplayRecord], object] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if max_attempts < 1:
@@ -249,7 +254,7 @@ class WebhookProcessor:
     def replay(
         self,
         *,
-        actor: str,
+        actor: Actor | str,
         since: datetime | None = None,
         provider: str | None = None,
         dry_run: bool = False,
@@ -257,7 +262,8 @@ class WebhookProcessor:
         """Send unresolved dead letters back for processing: the event gets fresh attempts,
         the failure's ``retry_count`` grows and ``last_retry_at``/``replayed_by`` are set.
         Idempotent: the handlers are, and a processed event is never applied again."""
-        if not actor.strip():
+        who = actor if isinstance(actor, Actor) else Actor(actor.strip())
+        if not who.user_id.strip():
             raise ValueError("replay needs the name of who replays (actor)")
         candidates = self.failures(since=since, provider=provider)
         if dry_run:
@@ -272,24 +278,34 @@ class WebhookProcessor:
                     continue
                 if event.status != EventStatus.DEAD.value:
                     continue  # already replayed by someone else and not failed again yet
+                before = _replay_state(failure, event)
                 failure.retry_count += 1
                 failure.last_retry_at = now
-                failure.replayed_by = actor
+                failure.replayed_by = who.user_id
                 failure.updated_at = now
                 event.status = EventStatus.RECEIVED.value
                 event.attempts = 0
                 event.updated_at = now
                 view = _view(failure)
+                if self._on_replay is not None:
+                    record = ReplayRecord(who, view, now, before, _replay_state(failure, event))
+                    self._on_replay(session, record)
             try:
                 self._enqueue(EventRef(view.webhook_event_id, view.provider, view.event_type))
             except DispatchFailed as exc:
                 # The event is stored as received; the worker's sweep enqueues it later.
                 log.warning("%s; the sweep will enqueue it", exc)
             self._count("replayed", view.provider)
-            if self._on_replay is not None:
-                self._on_replay(ReplayRecord(actor=actor, failure=view, at=now))
             replayed.append(view)
         return replayed
+
+
+def _replay_state(failure: WebhookFailure, event: WebhookEvent) -> dict[str, Any]:
+    return {
+        "event_status": event.status,
+        "attempts": event.attempts,
+        "retry_count": failure.retry_count,
+    }
 
 
 def _view(f: WebhookFailure) -> FailureView:

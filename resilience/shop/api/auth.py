@@ -10,7 +10,9 @@ import hmac
 
 from fastapi import HTTPException, Request
 
-__all__ = ["require_admin"]
+from resilience.audit import Actor
+
+__all__ = ["admin_actor", "require_admin"]
 
 
 def require_admin(request: Request) -> None:
@@ -31,3 +33,14 @@ def require_admin(request: Request) -> None:
         )
     if not hmac.compare_digest(token.strip().encode(), expected.get_secret_value().encode()):
         raise HTTPException(status_code=403, detail="admin token is not valid")
+
+
+def admin_actor(request: Request) -> Actor:
+    """Who the audit trail names for an admin request: the ``X-Actor`` header (the operator's
+    name, set by the admin UI or the caller) or ``admin``, with the client's address and agent."""
+    name = (request.headers.get("x-actor") or "").strip()[:128] or "admin"
+    return Actor(
+        user_id=name,
+        ip_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
+from resilience.audit.partitions import is_partition_name
 from resilience.shop.models import Base
 
 config = context.config
@@ -13,6 +14,11 @@ target_metadata = Base.metadata
 # Several API processes migrating at start (``shop serve --migrate``) take turns on PostgreSQL:
 # one upgrades, the others then find the database at head. Any constant works as the key.
 _LOCK_KEY = 0x5EED5C0DE
+
+
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    # The audit trail's monthly partitions are managed by 'shop audit partitions', not models.
+    return not (type_ == "table" and is_partition_name(name))
 
 
 def run_migrations_online() -> None:
@@ -29,6 +35,7 @@ def run_migrations_online() -> None:
             # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=_include_name,
         )
         with context.begin_transaction():
             context.run_migrations()
