@@ -7,15 +7,24 @@ disabled because ``SHOP_ADMIN_TOKEN`` is unset: 403.
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from resilience.audit import Actor
 
 __all__ = ["admin_actor", "require_admin"]
 
 
-def require_admin(request: Request) -> None:
+#: Documents the scheme in OpenAPI; the checks below give their own 401/403 answers.
+bearer = HTTPBearer(auto_error=False, description="the service's SHOP_ADMIN_TOKEN")
+
+
+def require_admin(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
+) -> None:
     """FastAPI dependency guarding every ``/admin`` route."""
     header = request.headers.get("authorization")
     scheme, _, token = (header or "").partition(" ")
