@@ -20,13 +20,15 @@ their messages name the bad value and what to do about it::
     └── ShopError                     the reference shop service refused an operation
         ├── NotFoundError             an entity does not exist          (HTTP 404)
         │   ├── UnknownProduct
-        │   └── UnknownOrder
+        │   ├── UnknownOrder
+        │   └── UnknownAlert
         ├── ConflictError             the operation clashes with state  (HTTP 409)
         │   ├── IllegalTransition     the order state machine forbids the event
         │   ├── InsufficientStock
         │   ├── IdempotencyConflict   a key was reused with another request body
         │   ├── OrderLocked           the order's status forbids this change
-        │   └── InvalidRefund         amount exceeds what is refundable
+        │   ├── InvalidRefund         amount exceeds what is refundable
+        │   └── AlertResolved         the alert is resolved: nothing to acknowledge
         ├── DuplicateSku              a product with that SKU exists    (HTTP 409)
         └── LimitExceeded             a request is larger than allowed  (HTTP 422)
 """
@@ -34,6 +36,7 @@ their messages name the bad value and what to do about it::
 from __future__ import annotations
 
 __all__ = [
+    "AlertResolved",
     "CertificateUnavailable",
     "ConfigurationError",
     "ConflictError",
@@ -55,6 +58,7 @@ __all__ = [
     "ResilienceError",
     "ShopError",
     "SignatureInvalid",
+    "UnknownAlert",
     "UnknownOrder",
     "UnknownProduct",
     "UnprocessableEvent",
@@ -196,6 +200,29 @@ class UnknownOrder(NotFoundError):
 class ConflictError(ShopError):
     code = "conflict"
     http_status = 409
+
+
+class UnknownAlert(NotFoundError):
+    code = "unknown_alert"
+
+    def __init__(self, alert_id: int) -> None:
+        self.alert_id = alert_id
+        super().__init__(f"alert {alert_id} does not exist; see 'shop alerts list'")
+
+    def details(self) -> dict[str, object]:
+        return {"alert_id": self.alert_id}
+
+
+class AlertResolved(ConflictError):
+    code = "alert_resolved"
+
+    def __init__(self, alert_id: int, action: str) -> None:
+        self.alert_id = alert_id
+        self.action = action
+        super().__init__(f"alert {alert_id} is already resolved; nothing to {action}")
+
+    def details(self) -> dict[str, object]:
+        return {"alert_id": self.alert_id}
 
 
 class IllegalTransition(ConflictError):

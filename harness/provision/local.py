@@ -179,6 +179,8 @@ class LocalProvisioner:
             )
         if service.kind == "fake-provider":
             return self._start_fake_provider(name, directory)
+        if service.kind == "notify-capture":
+            return self._start_capture(name, directory)
         return self._start_process(name, service, stack, run_dir, directory)
 
     def _start_fake_provider(self, name: str, directory: Path) -> RunningService:
@@ -220,6 +222,33 @@ class LocalProvisioner:
             process.stop()
             raise
         return running
+
+    def _start_capture(self, name: str, directory: Path) -> RunningService:
+        port, smtp_port = free_port(HOST), free_port(HOST)
+        argv = [
+            sys.executable,
+            "-m",
+            "harness.fakes.notify",
+            "--port",
+            str(port),
+            "--smtp-port",
+            str(smtp_port),
+        ]
+        process = ManagedProcess(name, argv, log_path=directory / f"{name}.log")
+        endpoint = Endpoint(
+            HOST, port, f"http://{HOST}:{port}", extra={"smtp_port": str(smtp_port)}
+        )
+        process.start()
+        try:
+            process.wait_ready(
+                lambda: port_is_open(HOST, port) and port_is_open(HOST, smtp_port),
+                timeout_s=30,
+                describe=f"HTTP {port} and SMTP {smtp_port} accept connections",
+            )
+        except BaseException:
+            process.stop()
+            raise
+        return RunningService(name, "notify-capture", endpoint, process.log_path, process)
 
     def _start_process(
         self, name: str, service: Service, stack: Stack, run_dir: Path, directory: Path

@@ -1,6 +1,7 @@
 """``${...}`` references in scenario strings, resolved when a service starts.
 
-``${services.NAME.host|port|url}``, ``${proxies.NAME.host|port|url}``, ``${run.dir}``,
+``${services.NAME.host|port|url}`` (a ``notify-capture`` service also has ``smtp_port``),
+``${proxies.NAME.host|port|url}``, ``${run.dir}``,
 ``${run.seed}``, ``${vars.NAME}`` (captured by an earlier http action) and ``${scaled:SECONDS}``
 (SECONDS times the run's time scale, so a system's windows shrink with the scenario's).
 Anything else is an error naming the reference.
@@ -26,9 +27,11 @@ class Endpoint:
     host: str
     port: int
     url: str
+    #: further ports or addresses a recipe offers (a capture server's ``smtp_port``)
+    extra: Mapping[str, str] = field(default_factory=dict)
 
     def attribute(self, name: str) -> str:
-        value = {"host": self.host, "port": str(self.port), "url": self.url}.get(name)
+        value = {"host": self.host, "port": str(self.port), "url": self.url, **self.extra}.get(name)
         if value is None:
             raise KeyError(name)
         return value

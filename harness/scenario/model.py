@@ -74,11 +74,15 @@ class Service(_Model):
 
     ``kind: process`` runs ``command``; ``redis``, ``postgres`` and ``toxiproxy`` are recipes the
     provisioner knows (a local process, or a container in the Docker backend); ``fake-provider``
-    is the harness's fake payment-provider API, whose failures faults schedule. Strings may use
+    is the harness's fake payment-provider API, whose failures faults schedule;
+    ``notify-capture`` records what alerting sends (Slack and Twilio-shaped HTTP on ``url``, SMTP on
+    ``smtp_port``; read at ``/_capture/messages``). Strings may use
     ``${...}`` references to other services, proxies and the run (see the loader).
     """
 
-    kind: Literal["process", "redis", "postgres", "toxiproxy", "fake-provider"] = "process"
+    kind: Literal[
+        "process", "redis", "postgres", "toxiproxy", "fake-provider", "notify-capture"
+    ] = "process"
     command: list[str] | None = Field(default=None, min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
     depends_on: list[Name] = Field(default_factory=list)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from resilience import __version__
+from resilience.shop.cli_alerts import alerts_app
 from resilience.shop.cli_audit import audit_app
 from resilience.shop.cli_erp import erp_app
 from resilience.shop.cli_queue import queue_app
@@ -60,6 +61,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(queue_app, name="queue")
 app.add_typer(erp_app, name="erp")
 app.add_typer(audit_app, name="audit")
+app.add_typer(alerts_app, name="alerts")
 
 
 def _version(value: bool) -> None:
@@ -219,6 +221,11 @@ def worker(
             shop_sweeps(ctx), interval_s=settings.fulfilment_sweep_interval_s, stop=stop
         )
         sweep_thread = sweeper.start()
+        alert_thread = None
+        if ctx.alerts is not None and ctx.queues is not None:
+            from resilience.shop.alerting import AlertLoop
+
+            alert_thread = AlertLoop(ctx, ctx.queues.health.client, stop).start()
         logging.getLogger(__name__).info(
             "worker started: queues %s, %d threads",
             sorted(queues or declared),
@@ -227,6 +234,8 @@ def worker(
         stop.wait()
         w.stop(timeout=int(settings.worker_shutdown_timeout_s * 1000))
         sweep_thread.join(timeout=settings.worker_shutdown_timeout_s)
+        if alert_thread is not None:
+            alert_thread.join(timeout=settings.worker_shutdown_timeout_s)
 
 
 def _supervise(

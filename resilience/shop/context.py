@@ -14,7 +14,9 @@ import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from resilience.alerts import Escalation
 from resilience.audit import Actor, AuditTrail
+from resilience.shop.alerting import build_escalation
 from resilience.shop.db import make_engine, make_sessionmaker
 from resilience.shop.erp import ErpClient, ErpSync
 from resilience.shop.jobs import ShopJobs, make_broker
@@ -67,6 +69,7 @@ class ShopContext:
     queues: ShopQueues | None = None
     erp: ErpSync | None = None
     audit: AuditTrail = field(default_factory=AuditTrail)
+    alerts: Escalation | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
@@ -179,6 +182,11 @@ class ShopContext:
                 client,
             )
         jobs.attach(service, processor, erp)
+        alerts = (
+            build_escalation(settings, sessions, audit, clock, owned)
+            if settings.alerts_enabled
+            else None
+        )
         # In order: enqueue what is buffered, flush counters, then release connections.
         closers = [handoff.close, metrics.close, inbox_engine.dispose, *owned]
         return cls(
@@ -196,6 +204,7 @@ class ShopContext:
             queues,
             erp,
             audit,
+            alerts,
             clock,
             closers,
         )

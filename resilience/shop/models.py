@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from resilience.alerts import models as _alert_models  # noqa: F401  (one metadata)
 from resilience.audit import models as _audit_models  # noqa: F401  (one metadata)
 from resilience.persistence import Base, Id, UtcDateTime
 from resilience.queues import models as _queue_models  # noqa: F401  (one metadata)

@@ -12,6 +12,8 @@ import fnmatch
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from resilience.alerts.policy import Policy, parse_ack_windows, parse_routes
+
 __all__ = ["ShopSettings"]
 
 
@@ -175,6 +177,50 @@ class ShopSettings(BaseSettings):
         description="key of the audit chain's HMAC; without it rows are chained by plain SHA-256 "
         "(tamper-evident against edits, but forgeable by someone who can write the table)",
     )
+    # Escalation policy (P0-P3 alerts; evaluated by shop worker)
+    alerts_enabled: bool = Field(default=True, description="evaluate the alert rules at all")
+    alert_routes: str = Field(
+        default="P0=slack,email,sms;P1=slack,email;P2=slack,email;P3=log",
+        description="SEVERITY=channel,...;... with channels slack, email, sms, log",
+    )
+    alert_ack_windows_s: str = Field(
+        default="P0=300;P1=900;P2=3600",
+        description="SEVERITY=seconds;...: unacknowledged this long, an alert is re-notified "
+        "to the next contact",
+    )
+    alert_group_interval_s: float = Field(
+        default=300.0, gt=0, description="an alert key notifies at most once per interval"
+    )
+    alert_eval_interval_s: float = Field(default=15.0, gt=0)
+    alert_email_to: str = Field(default="", description="comma-separated, escalation order")
+    alert_sms_to: str = Field(default="", description="comma-separated, escalation order")
+    alert_slack_webhook_url: SecretStr | None = None
+    alert_twilio_base_url: str = "https://api.twilio.com"
+    alert_twilio_account_sid: str | None = None
+    alert_twilio_auth_token: SecretStr | None = None
+    alert_twilio_from: str | None = None
+    alert_smtp_host: str | None = None
+    alert_smtp_port: int = Field(default=25, ge=1, le=65535)
+    alert_smtp_from: str = "alerts@shop.invalid"
+    alert_smtp_starttls: bool = False
+    alert_smtp_user: str | None = None
+    alert_smtp_password: SecretStr | None = None
+    alert_notify_timeout_s: float = Field(default=5.0, gt=0)
+    alert_notify_attempts: int = Field(default=3, ge=1)
+    alert_notify_backoff_min_s: float = Field(default=0.5, ge=0)
+    alert_notify_backoff_max_s: float = Field(default=5.0, ge=0)
+    alert_p0_window_s: float = Field(
+        default=300.0, gt=0, description="P0 payment processing down: failures in this window..."
+    )
+    alert_p0_min_failures: int = Field(
+        default=5, ge=1, description="...at least this many, and not one event processed"
+    )
+    alert_p1_window_s: float = Field(default=3600.0, gt=0)
+    alert_p1_max_failures: int = Field(
+        default=10, ge=0, description="P1: more webhook processing failures than this per window"
+    )
+    alert_p2_queue_depth: int = Field(default=1000, ge=0, description="P2: a queue deeper")
+    alert_p3_window_s: float = Field(default=300.0, gt=0, description="P3: slow jobs this recent")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @model_validator(mode="after")
@@ -189,12 +235,23 @@ class ShopSettings(BaseSettings):
                 f"SHOP_QUEUE_WARN_DEPTH={self.queue_warn_depth} must be below "
                 f"SHOP_QUEUE_CRITICAL_DEPTH={self.queue_critical_depth}"
             )
+        self.alert_policy()  # raises naming a bad severity or channel
         if self.critical_queue == self.orders_queue:
             raise ValueError(
                 f"SHOP_CRITICAL_QUEUE={self.critical_queue!r} is the throttled orders queue; "
                 "payments and refunds must not wait behind the rate limit: name another queue"
             )
         return self
+
+    def alert_policy(self) -> Policy:
+        """The routing of the escalation policy; ValueError names a bad severity or channel."""
+        return Policy(
+            routes=parse_routes(self.alert_routes),
+            ack_windows_s=parse_ack_windows(self.alert_ack_windows_s),
+            email_to=_split(self.alert_email_to),
+            sms_to=_split(self.alert_sms_to),
+            group_interval_s=self.alert_group_interval_s,
+        )
 
     def is_critical_event(self, event_type: str) -> bool:
         """Whether ``event_type`` is processed on :attr:`critical_queue`."""
@@ -213,3 +270,7 @@ class ShopSettings(BaseSettings):
 
     def paypal_hosts(self) -> list[str]:
         return [h.strip() for h in self.paypal_cert_hosts.split(",") if h.strip()]
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]

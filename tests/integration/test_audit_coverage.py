@@ -24,6 +24,7 @@ import typer.main
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from resilience.alerts import Severity, Signal
 from resilience.audit.models import AuditLog
 from resilience.shop.api import create_app
 from resilience.shop.cli import app as cli_app
@@ -56,6 +57,8 @@ NOT_CRITICAL = {
     "audit log": "read-only",
     "audit verify": "read-only",
     "audit partitions": "storage maintenance; moves rows without changing them",
+    "alerts list": "read-only",
+    "alerts evaluate": "runs the policy's own round, as workers do; alerts record themselves",
 }
 
 
@@ -320,6 +323,14 @@ def test_every_mutating_command_writes_one_audit_row(
     try:
         failure_id = dead_webhook(ctx)
         dead_job(ctx)
+        assert ctx.alerts is not None
+        fired = ctx.alerts.evaluate(
+            [
+                Signal("queue_depth", Severity.P2, {"queue": q}, "deep")
+                for q in ("orders", "webhooks")
+            ],
+            {"queue_depth"},
+        ).fired
         for _ in range(100):  # the pool has published itself
             if "audit-pool" in shop(settings, "queue", "workers", "--json").stdout:
                 break
@@ -366,6 +377,27 @@ def test_every_mutating_command_writes_one_audit_row(
                 "WorkerPool:audit-pool",
                 {"desired": [0]},
                 {"desired": 1},
+            ),
+            "alerts ack": (
+                [str(fired[0])],
+                "alert_acknowledged",
+                f"Alert:{fired[0]}",
+                {"state": "firing"},
+                {"state": "acknowledged"},
+            ),
+            "alerts resolve": (
+                [str(fired[1])],
+                "alert_resolved",
+                f"Alert:{fired[1]}",
+                {"state": "firing"},
+                {"state": "resolved"},
+            ),
+            "alerts silence": (
+                ["--for", "1h", "--reason", "maintenance", "--rule", "queue_depth"],
+                "alert_silenced",
+                "AlertSilence:1",
+                None,
+                {"rule": "queue_depth", "reason": "maintenance"},
             ),
         }
         paths = command_paths()
