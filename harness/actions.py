@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import psycopg
 
 from harness.commands import run_command
 from harness.fakes.identity import load_key
@@ -16,7 +17,7 @@ from harness.fakes.webhooks import PayPalSigner, plan_deliveries
 from harness.probes import dig
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext, resolve
-from harness.scenario.model import Action, CommandAction, HttpAction, WebhooksAction
+from harness.scenario.model import Action, CommandAction, HttpAction, SqlAction, WebhooksAction
 
 __all__ = ["ActionResult", "run_action"]
 
@@ -163,6 +164,24 @@ def _webhooks(
     return ActionResult(not unexpected, detail, history=history)
 
 
+def _sql(action: SqlAction, stack: Stack, context: TemplateContext) -> ActionResult:
+    url = stack.services[action.service].endpoint.url
+    statements = [
+        resolve(sql, context, where=f"action.statements[{i}]")
+        for i, sql in enumerate(action.statements)
+    ]
+    done = []
+    current = f"connect to {action.service}"
+    try:
+        with psycopg.connect(url, connect_timeout=max(1, round(action.timeout_s))) as conn:
+            for current in statements:
+                cursor = conn.execute(current.encode())
+                done.append(f"{current[:80]} -> {cursor.rowcount} row(s)")
+    except psycopg.Error as exc:
+        return ActionResult(False, f"{current[:200]!r}: {type(exc).__name__}: {exc}".strip())
+    return ActionResult(True, "; ".join(done))
+
+
 def run_action(
     action: Action, stack: Stack, context: TemplateContext, *, key: str = "action"
 ) -> ActionResult:
@@ -172,4 +191,6 @@ def run_action(
         return _command(action, stack, context)
     if isinstance(action, WebhooksAction):
         return _webhooks(action, stack, context, key)
+    if isinstance(action, SqlAction):
+        return _sql(action, stack, context)
     return _http(action, stack, context)

@@ -37,6 +37,7 @@ __all__ = [
     "RedisProbe",
     "Scenario",
     "Service",
+    "SqlAction",
     "SqlProbe",
     "Step",
     "ToxicFault",
@@ -226,6 +227,16 @@ class HttpAction(_Model):
     timeout_s: PositiveSeconds = 10.0
 
 
+class SqlAction(_Model):
+    """Run SQL statements on a ``postgres`` service, in one transaction, as its superuser: a bad
+    deploy's migration, a hand edit, tampering that the system must detect."""
+
+    type: Literal["sql"]
+    service: Name = Field(description="a service of kind postgres")
+    statements: list[str] = Field(min_length=1, description="run in order; strings may use ${...}")
+    timeout_s: PositiveSeconds = 10.0
+
+
 class WebhookEventSpec(_Model):
     type: str = Field(min_length=1, description="e.g. payment_intent.succeeded")
     object: dict[str, Any] = Field(description="data.object of the event; strings may use ${...}")
@@ -275,7 +286,9 @@ class WebhooksAction(_Model):
         return self
 
 
-Action = Annotated[CommandAction | HttpAction | WebhooksAction, Field(discriminator="type")]
+Action = Annotated[
+    CommandAction | HttpAction | SqlAction | WebhooksAction, Field(discriminator="type")
+]
 
 
 class ProxyDownFault(_Model):

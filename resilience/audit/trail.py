@@ -148,13 +148,19 @@ class AuditTrail:
     Parameters:
         key: HMAC key for the chain; ``None`` hashes with plain SHA-256.
         clock: returns the current UTC time.
+        enabled: ``False`` writes nothing (only to show that a check catches a missing trail).
     """
 
     def __init__(
-        self, *, key: bytes | None = None, clock: Callable[[], datetime] | None = None
+        self,
+        *,
+        key: bytes | None = None,
+        clock: Callable[[], datetime] | None = None,
+        enabled: bool = True,
     ) -> None:
         self._key = key or None
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.enabled = enabled
 
     def record(
         self,
@@ -167,8 +173,11 @@ class AuditTrail:
         before: Mapping[str, Any] | None,
         after: Mapping[str, Any] | None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> AuditLog:
-        """Append a row in ``session``'s transaction: it commits or rolls back with the action."""
+    ) -> AuditLog | None:
+        """Append a row in ``session``'s transaction: it commits or rolls back with the action.
+        Returns it, or ``None`` when the trail is switched off."""
+        if not self.enabled:
+            return None
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
         last = session.execute(

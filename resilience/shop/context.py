@@ -109,7 +109,13 @@ class ShopContext:
         jobs = ShopJobs(broker, settings)
         queues = protect(broker, settings, sessions)
         key = settings.audit_hmac_key
-        audit = AuditTrail(key=key.get_secret_value().encode() if key else None, clock=clock)
+        audit = AuditTrail(
+            key=key.get_secret_value().encode() if key else None,
+            clock=clock,
+            enabled=settings.audit_enabled,
+        )
+        if not settings.audit_enabled:
+            log.warning("SHOP_AUDIT_ENABLED=false: critical actions are NOT audited")
         service = ShopService(
             sessions,
             jobs,

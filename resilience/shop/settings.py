@@ -172,6 +172,10 @@ class ShopSettings(BaseSettings):
     redis_socket_timeout_s: float = Field(default=5.0, gt=0)
     health_timeout_s: float = Field(default=2.0, gt=0)
     # Audit trail
+    audit_enabled: bool = Field(
+        default=True,
+        description="write the audit trail; false only to prove that checks catch its absence",
+    )
     audit_hmac_key: SecretStr | None = Field(
         default=None,
         description="key of the audit chain's HMAC; without it rows are chained by plain SHA-256 "
