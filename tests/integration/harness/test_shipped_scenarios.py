@@ -78,6 +78,34 @@ SABOTAGE = [
         "backpressure refuses new orders during the flood",
         "observed 0, expected 1",
     ),
+    # A P0 routed without SMS does not text the on-call.
+    (
+        "provider-outage-alerts.yaml",
+        {"SHOP_ALERT_ROUTES": "P0=slack,email;P1=slack,email;P2=slack,email;P3=log"},
+        "P0 is texted at once",
+        "observed 0, expected 1",
+    ),
+    # With the escalation policy switched off, nobody is paged at all.
+    (
+        "provider-outage-alerts.yaml",
+        {"SHOP_ALERTS_ENABLED": "false"},
+        "P0 is texted at once",
+        "observed 0, expected 1",
+    ),
+    # A P1 misrouted to SMS texts people for a non-emergency.
+    (
+        "webhook-failures-p1.yaml",
+        {"SHOP_ALERT_ROUTES": "P0=slack,email,sms;P1=slack,email,sms;P2=slack,email;P3=log"},
+        "P1 does not text anyone",
+        "expected 0",
+    ),
+    # Without the audit trail, critical actions under load leave no rows.
+    (
+        "audit-trail.yaml",
+        {"SHOP_AUDIT_ENABLED": "false"},
+        "every stock adjustment is audited",
+        "expected 0",
+    ),
     # Without the webhook sweep, events stored while Redis was down are never enqueued.
     (
         "redis-outage-during-intake.yaml",
@@ -96,7 +124,9 @@ def test_sabotaged_service_fails_the_scenario(
     assert load_scenario(path)  # the unmodified file is valid
     # The worker must pick the job up before it is killed: that scenario keeps its own pace.
     # The order flood's load is a rate in orders per second: it keeps its own pace too.
-    scale = 1.0 if name.startswith(("worker-killed", "order-flood")) else 0.5
+    # Alerting evaluates every 0.5 s whatever the scale: those keep their pace as well.
+    own_pace = ("worker-killed", "order-flood", "provider-outage", "webhook-failures", "audit")
+    scale = 1.0 if name.startswith(own_pace) else 0.5
     record = run_with(path, tmp_path, time_scale=scale, **env)
     assert record.status == "failed", record.reason
     assert assertion in record.reason

@@ -92,6 +92,13 @@ def test_stripe_success_is_acknowledged_then_applied_by_a_job(
     with ctx.sessions() as s:
         event = s.scalars(select(WebhookEvent)).one()
     assert (event.status, event.note) == ("processed", f"order {order_id} is paid")
+    # The provider's payment is a critical action too: audited, by the webhook processor.
+    with ctx.sessions() as s:
+        (entry,) = ctx.audit.entries(s, entity=("Order", str(order_id)), action="payment_recorded")
+    assert entry.user_id == "system:webhooks"
+    assert entry.before is not None and entry.before["status"] == "pending"
+    assert entry.after is not None and entry.after["status"] == "paid"
+    assert entry.metadata["provider_ref"] == "pi_A"
 
 
 def test_ten_deliveries_same_and_resigned_have_one_effect(
