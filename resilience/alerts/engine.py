@@ -3,7 +3,8 @@
 Each evaluation round receives the conditions that hold now (:class:`Signal`, one per rule and
 label set) and the rules that were evaluated (a rule whose source could not be read resolves
 nothing). In one transaction it fires new alerts, refreshes ongoing ones and resolves those whose
-condition cleared; decides who is muted (a firing P0 mutes lower alerts whose labels it shares),
+condition cleared; decides who is muted (a firing P0 mutes lower alerts whose labels it shares; one that
+fired muted stays muted until it clears, so the tail of an outage does not page as a P1),
 silenced, grouped (fired again within the group interval of its key's last notification) or due
 for escalation (unacknowledged past its response window: re-notified one contact further). The
 notifications are sent after the commit, each recorded as sent, failed or skipped.
@@ -204,10 +205,14 @@ class Escalation:
             ),
             None,
         )
-        alert.muted_by = muter.id if muter else None
+        if muter is not None and alert.notified == 0:
+            # Explained by the P0 from the start: muted for as long as it keeps firing, also
+            # after the P0 resolves (its failures are the outage's, already paged).
+            alert.muted_by = muter.id
+            alert.note = f"explained by P0 alert #{muter.id}"
         silence = next((s for s in silences if _matches(s, alert)), None)
         alert.silenced_by = silence.id if silence else None
-        if muter is not None or silence is not None:
+        if alert.muted_by is not None or silence is not None or muter is not None:
             return
         if alert.notified == 0:
             window = timedelta(seconds=self.policy.group_interval_s)

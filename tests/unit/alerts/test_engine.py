@@ -156,7 +156,13 @@ def test_a_p0_mutes_the_p1_it_explains_and_not_another_providers(
         a for a in escalation.alerts() if a.labels == {"provider": "stripe"} and a.severity == "P1"
     )
     assert muted.muted_by is not None and muted.notified == 0
-    # The P0 clears while the P1 holds: now the P1 is news.
+    # The P0 clears while the outage's failures still count for the P1: still explained, silent.
+    escalation.evaluate([P1_STRIPE, P1_PAYPAL], RULES)
+    escalation.evaluate([P1_STRIPE, P1_PAYPAL], RULES)
+    assert len(channels[Channel.SLACK].sent) == 3  # + the P0's resolved notice
+    assert channels[Channel.SLACK].sent[-1][0].startswith("[P0] RESOLVED")
+    # Once it clears, failures that come back are news.
+    escalation.evaluate([P1_PAYPAL], RULES)
     escalation.evaluate([P1_STRIPE, P1_PAYPAL], RULES)
     assert channels[Channel.SLACK].sent[-1][0] == "[P1] FIRING: webhook_failures (provider=stripe)"
 
