@@ -3,9 +3,9 @@
 Each evaluation round receives the conditions that hold now (:class:`Signal`, one per rule and
 label set) and the rules that were evaluated (a rule whose source could not be read resolves
 nothing). In one transaction it fires new alerts, refreshes ongoing ones and resolves those whose
-condition cleared; decides who is muted (a firing P0 mutes lower alerts whose labels it shares; one that
-fired muted stays muted until it clears, so the tail of an outage does not page as a P1),
-silenced, grouped (fired again within the group interval of its key's last notification) or due
+condition cleared; decides who is muted (a firing P0 mutes lower alerts whose labels it shares;
+one that fired muted stays muted until it clears, so the tail of an outage does not page as a
+P1), silenced, grouped (fired again within the group interval of its key's last notification) or due
 for escalation (unacknowledged past its response window: re-notified one contact further). The
 notifications are sent after the commit, each recorded as sent, failed or skipped.
 """

@@ -33,6 +33,7 @@ from resilience.shop.cli_support import (
     operator,
     out,
     parse_since,
+    redis_client,
     setup_logging,
     shop_context,
 )
@@ -245,19 +246,11 @@ def _supervise(
     threads: int | None,
     queues: list[str],
 ) -> None:
-    import redis
-
     from resilience.shop.supervisor import WorkerPool
 
     if not POOL_NAME.fullmatch(pool):
         fail(f"--pool {pool!r}: use letters, digits, '-' and '_' only")
-    client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=settings.redis_socket_timeout_s
-    )
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
+    client = redis_client(settings)
     command = [sys.executable, "-m", "resilience.shop", "worker"]
     if threads is not None:
         command += ["--threads", str(threads)]

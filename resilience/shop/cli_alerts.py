@@ -78,30 +78,29 @@ def list_(
 @alerts_app.command("ack")
 def ack(alert_id: AlertId, actor: ActorOption = None, as_json: AsJson = False) -> None:
     """Acknowledge: stops the escalation (audited: alert_acknowledged)."""
-    settings = load_settings()
-    with shop_context(settings) as ctx:
-        if ctx.alerts is None:
-            fail("alerts are switched off (SHOP_ALERTS_ENABLED=false)")
-        view = ctx.alerts.acknowledge(alert_id, operator(actor))
-    if as_json:
-        emit_json(view.to_dict())
-    else:
-        out.print(f"alert {view.id} acknowledged by {view.acknowledged_by}")
+    _change(alert_id, actor, as_json, resolve=False)
 
 
 @alerts_app.command("resolve")
 def resolve(alert_id: AlertId, actor: ActorOption = None, as_json: AsJson = False) -> None:
     """Resolve by hand; resolved notifications go out (audited: alert_resolved). If the
     condition still holds the next round fires a new alert: silence it instead."""
+    _change(alert_id, actor, as_json, resolve=True)
+
+
+def _change(alert_id: int, actor: str | None, as_json: bool, *, resolve: bool) -> None:
     settings = load_settings()
     with shop_context(settings) as ctx:
         if ctx.alerts is None:
             fail("alerts are switched off (SHOP_ALERTS_ENABLED=false)")
-        view = ctx.alerts.resolve(alert_id, operator(actor))
+        change = ctx.alerts.resolve if resolve else ctx.alerts.acknowledge
+        view = change(alert_id, operator(actor))
     if as_json:
         emit_json(view.to_dict())
-    else:
+    elif resolve:
         out.print(f"alert {view.id} resolved by {view.resolved_by}")
+    else:
+        out.print(f"alert {view.id} acknowledged by {view.acknowledged_by}")
 
 
 @alerts_app.command("silence")

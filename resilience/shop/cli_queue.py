@@ -7,7 +7,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
-import redis
 import typer
 from rich.table import Table
 
@@ -19,13 +18,13 @@ from resilience.shop.cli_support import (
     operator,
     out,
     parse_since,
+    redis_client,
     shop_context,
 )
 
 if TYPE_CHECKING:
     from resilience.queues.dead import DeadJob
     from resilience.shop.context import ShopContext
-    from resilience.shop.settings import ShopSettings
 
 __all__ = ["EXIT_CRITICAL", "queue_app"]
 
@@ -146,17 +145,6 @@ def retry_failed(
         out.print(f"requeued {count} of {len(dead)} failed job(s)")
 
 
-def _redis(settings: ShopSettings) -> redis.Redis:
-    client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=settings.redis_socket_timeout_s
-    )
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
-    return client
-
-
 @queue_app.command("scale")
 def scale(
     pool: Annotated[str, typer.Argument(help="the pool's name (shop worker --pool NAME)")],
@@ -183,7 +171,7 @@ def scale(
     if (processes is None) == (not reset):
         fail("give either PROCESSES or --reset, e.g. 'shop queue scale orders 8'")
     settings = load_settings()
-    client = _redis(settings)
+    client = redis_client(settings)
     try:
         before = pool_states(client, pool)
         if not before:
@@ -245,7 +233,7 @@ def workers(as_json: AsJson = False) -> None:
     from resilience.shop.supervisor import pool_states
 
     settings = load_settings()
-    client = _redis(settings)
+    client = redis_client(settings)
     try:
         states = pool_states(client)
     finally:

@@ -25,6 +25,8 @@ from resilience.shop.durations import parse_duration
 from resilience.shop.settings import ShopSettings
 
 if TYPE_CHECKING:
+    import redis
+
     from resilience.shop.context import ShopContext
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "operator",
     "out",
     "parse_since",
+    "redis_client",
     "setup_logging",
     "shop_context",
 ]
@@ -131,6 +134,20 @@ def setup_logging(settings: ShopSettings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+def redis_client(settings: ShopSettings) -> redis.Redis:
+    """A client for ``REDIS_URL`` that answers, or exit 2 naming the URL."""
+    import redis
+
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=settings.redis_socket_timeout_s
+    )
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
+    return client
 
 
 def parse_since(value: str | None) -> timedelta | None:

@@ -116,15 +116,7 @@ class ShopService:
                 product = Product(**data.model_dump(), created_at=now, updated_at=now)
                 session.add(product)
                 session.flush()
-                self._audit.record(
-                    session,
-                    action="product_created",
-                    entity_type="Product",
-                    entity_id=product.id,
-                    actor=actor,
-                    before=None,
-                    after=_product_state(product),
-                )
+                self._audit_product(session, "product_created", product, None, actor)
                 return ProductOut.model_validate(product)
         except IntegrityError as exc:
             raise DuplicateSku(data.sku) from exc
@@ -164,15 +156,8 @@ class ShopService:
                 delta = target - product.stock
                 before = _product_state(product)
                 product.stock, product.updated_at = target, now
-                self._audit.record(
-                    session,
-                    action="stock_synced",
-                    entity_type="Product",
-                    entity_id=product.id,
-                    actor=actor,
-                    before=before,
-                    after=_product_state(product),
-                    metadata={"delta": delta, "source": "erp"},
+                self._audit_product(
+                    session, "stock_synced", product, before, actor, delta=delta, source="erp"
                 )
                 session.add(
                     StockAdjustment(
@@ -214,15 +199,14 @@ class ShopService:
                     created_at=now,
                 )
             )
-            self._audit.record(
+            self._audit_product(
                 session,
-                action="stock_adjusted",
-                entity_type="Product",
-                entity_id=product_id,
-                actor=actor,
-                before=before,
-                after=_product_state(product),
-                metadata={"delta": data.delta, "reason": data.reason},
+                "stock_adjusted",
+                product,
+                before,
+                actor,
+                delta=data.delta,
+                reason=data.reason,
             )
             return ProductOut.model_validate(product)
 
@@ -449,16 +433,7 @@ class ShopService:
         }
         if review:
             metadata["review"] = review
-        self._audit.record(
-            session,
-            action="payment_recorded",
-            entity_type="Order",
-            entity_id=order.id,
-            actor=actor,
-            before=before,
-            after=_order_state(order),
-            metadata=metadata,
-        )
+        self._audit_order(session, "payment_recorded", order, before, actor, **metadata)
 
     @staticmethod
     def _payment_row(order: Order, data: PaymentIn, now: datetime) -> Payment:
@@ -610,20 +585,16 @@ class ShopService:
         actor: Actor,
     ) -> None:
         full = order.refunded_cents >= order.total_cents
-        self._audit.record(
+        self._audit_order(
             session,
-            action="refund_created",
-            entity_type="Order",
-            entity_id=order.id,
-            actor=actor,
-            before=before,
-            after=_order_state(order),
-            metadata={
-                "amount_cents": amount,
-                "kind": "full" if full else "partial",
-                "reason": reason,
-                "provider_ref": provider_ref,
-            },
+            "refund_created",
+            order,
+            before,
+            actor,
+            amount_cents=amount,
+            kind="full" if full else "partial",
+            reason=reason,
+            provider_ref=provider_ref,
         )
 
     @staticmethod
@@ -675,16 +646,48 @@ class ShopService:
             before = _order_state(order)
             order.payment_method = method
             order.updated_at = self._clock()
-            self._audit.record(
-                session,
-                action="payment_method_changed",
-                entity_type="Order",
-                entity_id=order_id,
-                actor=actor,
-                before=before,
-                after=_order_state(order),
-            )
+            self._audit_order(session, "payment_method_changed", order, before, actor)
             return OrderOut.model_validate(order)
+
+    def _audit_product(
+        self,
+        session: Session,
+        action: str,
+        product: Product,
+        before: dict[str, object] | None,
+        actor: Actor,
+        **metadata: object,
+    ) -> None:
+        self._audit.record(
+            session,
+            action=action,
+            entity_type="Product",
+            entity_id=product.id,
+            actor=actor,
+            before=before,
+            after=_product_state(product),
+            metadata=metadata,
+        )
+
+    def _audit_order(
+        self,
+        session: Session,
+        action: str,
+        order: Order,
+        before: dict[str, object],
+        actor: Actor,
+        **metadata: object,
+    ) -> None:
+        self._audit.record(
+            session,
+            action=action,
+            entity_type="Order",
+            entity_id=order.id,
+            actor=actor,
+            before=before,
+            after=_order_state(order),
+            metadata=metadata,
+        )
 
     @staticmethod
     def _load(session: Session, order_id: int, *, lock: bool = False) -> Order:
