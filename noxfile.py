@@ -52,4 +52,5 @@ def bench(session: nox.Session) -> None:
 def chaos(session: nox.Session) -> None:
     """The chaos suite against the reference service; reports land in reports/."""
     session.install("-e", ".[load]")  # load steps run Locust
+    session.run("chaosgate", "runbooks", "lint")  # a runbook that drifted fails here first
     session.run("chaosgate", "run", *(session.posargs or ["scenarios"]), "--report-dir", "reports")

@@ -227,6 +227,41 @@ def run(
         raise typer.Exit(EXIT_FAILED)
 
 
+runbooks_app = typer.Typer(help="Runbooks: check them offline.", no_args_is_help=True)
+app.add_typer(runbooks_app, name="runbooks")
+
+
+@runbooks_app.command("lint")
+def runbooks_lint(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="runbook files or directories (default: runbooks)")
+    ] = None,
+    scenarios: Annotated[
+        Path, typer.Option(help="where the scenarios that runbooks name live")
+    ] = Path("scenarios"),
+) -> None:
+    """Check runbooks without running an incident: front matter, sections, step ids, the
+    scenarios they name, and every command (installed, answers --help, knows each --option).
+    Every problem with its file and line; exit 1 if any."""
+    from harness.runbooks import lint_runbooks, runbook_files
+
+    files = runbook_files(paths or [Path("runbooks")])
+    if not files:
+        err.print("error: no runbook files found (*.md)", highlight=False)
+        raise typer.Exit(EXIT_ERRORED)
+    loaded, _broken = load_scenarios([scenarios])
+    results = lint_runbooks(files, {item.scenario.id for item in loaded})
+    for result in results:
+        if not result.problems:
+            steps = len(result.runbook.steps) if result.runbook else 0
+            out.print(f"ok   {result.path}  ({steps} steps)", highlight=False)
+        for line, message in result.problems:
+            where = f"{result.path}:{line}" if line else result.path
+            err.print(f"bad  {where}: {message}", highlight=False, soft_wrap=True)
+    if any(r.problems for r in results):
+        raise typer.Exit(EXIT_FAILED)
+
+
 fake_app = typer.Typer(help="Fake dependencies to run as scenario services.", no_args_is_help=True)
 app.add_typer(fake_app, name="fake")
 

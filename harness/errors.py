@@ -6,6 +6,7 @@ system under test misbehaving (a scenario *failed*, exit code 1)::
 
     HarnessError
     ├── ScenarioInvalid                a scenario file is broken (every problem, with its line)
+    ├── RunbookInvalid                 a runbook file is broken (every problem, with its line)
     └── ProvisionError                 a service could not be started or stopped
         ├── MissingBinary              a program is not installed
         ├── PortInUse                  a port the harness needs is taken
@@ -21,6 +22,7 @@ __all__ = [
     "PortInUse",
     "ProcessExited",
     "ProvisionError",
+    "RunbookInvalid",
     "ScenarioInvalid",
     "ServiceNeverReady",
 ]
@@ -48,6 +50,21 @@ class ScenarioInvalid(HarnessError):
         super().__init__(
             f"{path}: {len(problems)} problem(s) in the scenario file:\n" + "\n".join(lines)
         )
+
+
+class RunbookInvalid(HarnessError):
+    """A runbook file cannot be used, or has drifted from the system it describes.
+
+    Attributes:
+        path: the file.
+        problems: every problem found, as ``(line or None, message)``.
+    """
+
+    def __init__(self, path: str, problems: list[tuple[int | None, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = [f"  {path}{f':{line}' if line else ''}: {message}" for line, message in problems]
+        super().__init__(f"{path}: {len(problems)} problem(s) in the runbook:\n" + "\n".join(lines))
 
 
 class ProvisionError(HarnessError):

@@ -1,0 +1,136 @@
+"""What can be checked about a runbook without running its incident: the file parses, the
+scenarios it names exist, every command's program is installed, answers ``--help`` for the
+subcommand used, and knows every ``--option`` the runbook passes it. Each problem names the file
+and line, so a renamed flag fails CI where the runbook says it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import RunbookInvalid
+from harness.runbooks.model import Runbook
+from harness.runbooks.parser import parse_runbook
+
+__all__ = ["HelpCache", "LintResult", "lint_runbooks"]
+
+
+@dataclass(frozen=True)
+class LintResult:
+    path: str
+    runbook: Runbook | None
+    problems: list[tuple[int | None, str]]
+
+
+class HelpCache:
+    """``<command prefix> --help`` output, asked once per prefix."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, timeout_s: float = 30.0) -> None:
+        self._env = {**os.environ, **(env or {})}
+        self._timeout_s = timeout_s
+        self._answers: dict[tuple[str, ...], tuple[int, str]] = {}
+
+    def help(self, prefix: tuple[str, ...]) -> tuple[int, str]:
+        if prefix not in self._answers:
+            try:
+                done = subprocess.run(
+                    [*prefix, "--help"],
+                    env=self._env,
+                    capture_output=True,
+                    text=True,
+                    timeout=self._timeout_s,
+                    check=False,
+                )
+                self._answers[prefix] = (done.returncode, done.stdout + done.stderr)
+            except subprocess.TimeoutExpired:
+                self._answers[prefix] = (-1, f"no answer within {self._timeout_s:g} s")
+            except OSError as exc:
+                self._answers[prefix] = (-1, str(exc))
+        return self._answers[prefix]
+
+
+def _check_command(command: str, line: int, cache: HelpCache) -> list[tuple[int | None, str]]:
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        return [(line, f"{command!r} does not parse: {exc}")]
+    program = words[0]
+    if shutil.which(program) is None:
+        return [(line, f"{program!r} is not installed or not on PATH ({command!r})")]
+    prefix = tuple(w for w in _until_option(words))
+    code, text = cache.help(prefix)
+    if code != 0:
+        return [
+            (
+                line,
+                f"'{' '.join(prefix)} --help' exits {code}: the command does not exist "
+                f"({_last_words(text)})",
+            )
+        ]
+    problems: list[tuple[int | None, str]] = []
+    for word in words[len(prefix) :]:
+        if not word.startswith("--"):
+            continue
+        option = word.split("=", 1)[0]
+        if not re.search(rf"(^|[\s,\[(]){re.escape(option)}(?![\w-])", text):
+            problems.append((line, f"'{' '.join(prefix)}' has no option {option} (see its --help)"))
+    return problems
+
+
+def _last_words(text: str) -> str:
+    """The last line that says something (rich draws boxes around CLI errors)."""
+    for raw in reversed(text.splitlines()):
+        line = raw.strip(" │╭╮╰╯─|+-")
+        if any(c.isalnum() for c in line):
+            return line
+    return "no output"
+
+
+def _key_line(path: Path, key: str) -> int | None:
+    for number, line in enumerate(path.read_text().split("\n"), start=1):
+        if re.match(rf"{key}\s*:", line):
+            return number
+    return None
+
+
+def _until_option(words: list[str]) -> Iterable[str]:
+    for word in words:
+        if word.startswith("-"):
+            return
+        yield word
+
+
+def lint_runbooks(
+    paths: list[Path],
+    scenario_ids: set[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cache: HelpCache | None = None,
+) -> list[LintResult]:
+    """Lint every runbook file; a file that does not parse reports its parse problems.
+    ``cache`` keeps ``--help`` answers across calls (tests lint many variants)."""
+    cache = cache or HelpCache(env)
+    results = []
+    for path in paths:
+        try:
+            runbook = parse_runbook(path)
+        except RunbookInvalid as exc:
+            results.append(LintResult(str(path), None, list(exc.problems)))
+            continue
+        problems: list[tuple[int | None, str]] = []
+        at = _key_line(path, "scenarios")
+        known = ", ".join(sorted(scenario_ids)) or "none"
+        for scenario in runbook.front.scenarios:
+            if scenario not in scenario_ids:
+                problems.append((at, f"scenario {scenario!r} does not exist (known: {known})"))
+        for step in runbook.steps:
+            for line, command in step.commands:
+                problems.extend(_check_command(command, line, cache))
+        results.append(LintResult(str(path), runbook, problems))
+    return results
