@@ -387,10 +387,11 @@ class Escalation:
         with self._sessions() as session:
             return [_view(a) for a in reversed(list(session.scalars(query)))]
 
-    def notifications(self, alert_id: int | None = None) -> list[AlertNotification]:
+    def notifications(self, *alert_ids: int) -> list[AlertNotification]:
+        """Notification attempts, oldest first: of these alerts, or of all."""
         query = select(AlertNotification).order_by(AlertNotification.id)
-        if alert_id is not None:
-            query = query.where(AlertNotification.alert_id == alert_id)
+        if alert_ids:
+            query = query.where(AlertNotification.alert_id.in_(alert_ids))
         with self._sessions() as session:
             rows = list(session.scalars(query))
             session.expunge_all()

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.orm import Session
 
 from resilience.audit.models import AuditLog
 from resilience.audit.trail import AuditEntry
@@ -125,38 +126,19 @@ def archive_anchor(engine: Engine) -> AuditEntry | None:
     """The last archived row (the live chain continues from it), or None."""
     if engine.dialect.name != "postgresql":
         return None
-    with engine.connect() as connection:
-        tables = [
-            r[0]
-            for r in connection.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = :s "
-                    "AND tablename LIKE 'audit_logs_%' ORDER BY tablename DESC"
-                ),
-                {"s": ARCHIVE_SCHEMA},
-            )
-        ]
-        columns = ", ".join(c.name for c in AuditLog.__table__.columns)
+    with Session(engine) as session:
+        tables = session.scalars(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = :s "
+                "AND tablename LIKE 'audit_logs_%' ORDER BY tablename DESC"
+            ),
+            {"s": ARCHIVE_SCHEMA},
+        ).all()
         for table in tables:
             if not is_partition_name(table):
                 continue  # only our own partition names are ever put into SQL text
-            last = f"SELECT {columns} FROM {ARCHIVE_SCHEMA}.{table} ORDER BY seq DESC LIMIT 1"  # noqa: S608
-            row = connection.execute(text(last)).first()
+            last = f"SELECT * FROM {ARCHIVE_SCHEMA}.{table} ORDER BY seq DESC LIMIT 1"  # noqa: S608
+            row = session.scalars(select(AuditLog).from_statement(text(last))).first()
             if row is not None:
-                m = row._mapping
-                return AuditEntry(
-                    seq=m["seq"],
-                    created_at=m["created_at"],
-                    action=m["action"],
-                    entity_type=m["entity_type"],
-                    entity_id=m["entity_id"],
-                    user_id=m["user_id"],
-                    ip_address=m["ip_address"],
-                    user_agent=m["user_agent"],
-                    metadata=m["metadata"],
-                    before=m["before_state"],
-                    after=m["after_state"],
-                    prev_hash=m["prev_hash"],
-                    hash=m["hash"],
-                )
+                return AuditEntry.from_row(row)
     return None

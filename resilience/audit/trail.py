@@ -60,6 +60,24 @@ class AuditEntry:
     prev_hash: str
     hash: str
 
+    @classmethod
+    def from_row(cls, row: AuditLog) -> AuditEntry:
+        return cls(
+            seq=row.seq,
+            created_at=row.created_at,
+            action=row.action,
+            entity_type=row.entity_type,
+            entity_id=row.entity_id,
+            user_id=row.user_id,
+            ip_address=row.ip_address,
+            user_agent=row.user_agent,
+            metadata=row.meta,
+            before=row.before_state,
+            after=row.after_state,
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+        )
+
     @property
     def entity(self) -> str:
         return f"{self.entity_type}:{self.entity_id}"
@@ -89,12 +107,8 @@ def _canonical(values: Mapping[str, Any]) -> bytes:
     return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def row_hash(row: AuditLog | AuditEntry, key: bytes | None) -> str:
+def row_hash(row: AuditLog, key: bytes | None) -> str:
     """The hash of a row's content and its link to the previous row."""
-    if isinstance(row, AuditLog):
-        metadata, before, after = row.meta, row.before_state, row.after_state
-    else:
-        metadata, before, after = row.metadata, row.before, row.after
     content = _canonical(
         {
             "seq": row.seq,
@@ -105,33 +119,15 @@ def row_hash(row: AuditLog | AuditEntry, key: bytes | None) -> str:
             "user_id": row.user_id,
             "ip_address": row.ip_address,
             "user_agent": row.user_agent,
-            "metadata": metadata,
-            "before": before,
-            "after": after,
+            "metadata": row.meta,
+            "before": row.before_state,
+            "after": row.after_state,
             "prev_hash": row.prev_hash,
         }
     )
     if key:
         return hmac.new(key, content, hashlib.sha256).hexdigest()
     return hashlib.sha256(content).hexdigest()
-
-
-def _entry(row: AuditLog) -> AuditEntry:
-    return AuditEntry(
-        seq=row.seq,
-        created_at=row.created_at,
-        action=row.action,
-        entity_type=row.entity_type,
-        entity_id=row.entity_id,
-        user_id=row.user_id,
-        ip_address=row.ip_address,
-        user_agent=row.user_agent,
-        metadata=row.meta,
-        before=row.before_state,
-        after=row.after_state,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
 
 
 def _jsonable(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -221,7 +217,7 @@ class AuditTrail:
             query = query.where(AuditLog.action == action)
         if since is not None:
             query = query.where(AuditLog.created_at >= since)
-        return [_entry(r) for r in reversed(list(session.scalars(query)))]
+        return [AuditEntry.from_row(r) for r in reversed(list(session.scalars(query)))]
 
     def verify(self, engine: Engine, *, anchor: AuditEntry | None = None) -> Verification:
         """Walk the chain in ``seq`` order and name the first row that breaks it.

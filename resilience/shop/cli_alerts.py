@@ -45,10 +45,9 @@ def list_(
         if ctx.alerts is None:
             fail("alerts are switched off (SHOP_ALERTS_ENABLED=false)")
         alerts = ctx.alerts.alerts(state=state, limit=limit)
-        sent = {
-            a.id: [f"{n.channel}:{n.status}" for n in ctx.alerts.notifications(a.id)]
-            for a in alerts
-        }
+        sent: dict[int, list[str]] = {a.id: [] for a in alerts}
+        for n in ctx.alerts.notifications(*sent) if sent else []:  # one query for all listed
+            sent[n.alert_id].append(f"{n.channel}:{n.status}")
     if as_json:
         emit_json([{**a.to_dict(), "notifications": sent[a.id]} for a in alerts])
         return

@@ -116,7 +116,7 @@ class ShopService:
                 product = Product(**data.model_dump(), created_at=now, updated_at=now)
                 session.add(product)
                 session.flush()
-                self._audit_product(session, "product_created", product, None, actor)
+                self._audited(session, "product_created", product, None, actor)
                 return ProductOut.model_validate(product)
         except IntegrityError as exc:
             raise DuplicateSku(data.sku) from exc
@@ -156,7 +156,7 @@ class ShopService:
                 delta = target - product.stock
                 before = _product_state(product)
                 product.stock, product.updated_at = target, now
-                self._audit_product(
+                self._audited(
                     session, "stock_synced", product, before, actor, delta=delta, source="erp"
                 )
                 session.add(
@@ -199,7 +199,7 @@ class ShopService:
                     created_at=now,
                 )
             )
-            self._audit_product(
+            self._audited(
                 session,
                 "stock_adjusted",
                 product,
@@ -433,7 +433,7 @@ class ShopService:
         }
         if review:
             metadata["review"] = review
-        self._audit_order(session, "payment_recorded", order, before, actor, **metadata)
+        self._audited(session, "payment_recorded", order, before, actor, **metadata)
 
     @staticmethod
     def _payment_row(order: Order, data: PaymentIn, now: datetime) -> Payment:
@@ -585,7 +585,7 @@ class ShopService:
         actor: Actor,
     ) -> None:
         full = order.refunded_cents >= order.total_cents
-        self._audit_order(
+        self._audited(
             session,
             "refund_created",
             order,
@@ -646,46 +646,28 @@ class ShopService:
             before = _order_state(order)
             order.payment_method = method
             order.updated_at = self._clock()
-            self._audit_order(session, "payment_method_changed", order, before, actor)
+            self._audited(session, "payment_method_changed", order, before, actor)
             return OrderOut.model_validate(order)
 
-    def _audit_product(
+    def _audited(
         self,
         session: Session,
         action: str,
-        product: Product,
+        entity: Product | Order,
         before: dict[str, object] | None,
         actor: Actor,
         **metadata: object,
     ) -> None:
+        """One audit row for ``entity`` (a product or an order) in the action's transaction."""
+        after = _product_state(entity) if isinstance(entity, Product) else _order_state(entity)
         self._audit.record(
             session,
             action=action,
-            entity_type="Product",
-            entity_id=product.id,
+            entity_type=type(entity).__name__,
+            entity_id=entity.id,
             actor=actor,
             before=before,
-            after=_product_state(product),
-            metadata=metadata,
-        )
-
-    def _audit_order(
-        self,
-        session: Session,
-        action: str,
-        order: Order,
-        before: dict[str, object],
-        actor: Actor,
-        **metadata: object,
-    ) -> None:
-        self._audit.record(
-            session,
-            action=action,
-            entity_type="Order",
-            entity_id=order.id,
-            actor=actor,
-            before=before,
-            after=_order_state(order),
+            after=after,
             metadata=metadata,
         )
 

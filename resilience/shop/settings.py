@@ -8,6 +8,8 @@ an hour-long policy into seconds. Variables are prefixed ``SHOP_``; ``DATABASE_U
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -258,12 +260,9 @@ class ShopSettings(BaseSettings):
         )
 
     def is_critical_event(self, event_type: str) -> bool:
-        """Whether ``event_type`` is processed on :attr:`critical_queue`."""
-        return any(
-            fnmatch.fnmatchcase(event_type, pattern.strip())
-            for pattern in self.critical_event_types.split(",")
-            if pattern.strip()
-        )
+        """Whether ``event_type`` is processed on :attr:`critical_queue` (called per event: the
+        patterns are compiled once per setting value)."""
+        return _patterns(self.critical_event_types).match(event_type) is not None
 
     def stripe_secrets(self) -> list[str]:
         """The Stripe signing secrets, in order; empty when Stripe webhooks are off."""
@@ -278,3 +277,9 @@ class ShopSettings(BaseSettings):
 
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@functools.lru_cache(maxsize=16)
+def _patterns(spec: str) -> re.Pattern[str]:
+    """Comma-separated fnmatch patterns as one case-sensitive regex ((?!) matches nothing)."""
+    return re.compile("|".join(fnmatch.translate(p) for p in _split(spec)) or "(?!)")

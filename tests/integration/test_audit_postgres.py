@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from resilience.audit import Actor, AuditTrail
-from resilience.audit.partitions import archive_anchor, list_partitions, maintain
+from resilience.audit.partitions import archive_anchor, list_partitions, maintain, month_start
 from resilience.shop import migrate
 from resilience.shop.db import normalise_url
 
@@ -129,3 +129,40 @@ def test_partitions_are_refused_on_sqlite(sqlite_url: str) -> None:
     with pytest.raises(RuntimeError, match="need PostgreSQL; this database is sqlite"):
         maintain(engine, now=datetime.now(UTC) + timedelta(days=1))
     engine.dispose()
+
+
+def test_the_partitions_command_plans_creates_and_refuses_sqlite(
+    engine: Engine, postgres_url: str, sqlite_url: str
+) -> None:
+    import json
+    import os
+    import subprocess
+
+    from tests.support.shop import shop_command
+
+    def shop(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DATABASE_URL": url, "SHOP_ALERTS_ENABLED": "false"}
+        return subprocess.run(
+            [*shop_command(), "audit", "partitions", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    now = datetime.now(UTC)
+    far = f"audit_logs_{month_start(now, 5):%Y_%m}"
+    plan = shop(postgres_url, "--ahead", "5", "--dry-run", "--json")
+    assert plan.returncode == 0, plan.stderr
+    assert far in json.loads(plan.stdout)["created"]
+    with engine.connect() as c:
+        assert far not in list_partitions(c)  # a dry run changes nothing
+    done = shop(postgres_url, "--ahead", "5", "--json")
+    assert done.returncode == 0, done.stderr
+    with engine.connect() as c:
+        assert far in list_partitions(c)
+    migrate.upgrade(sqlite_url)
+    refused = shop(sqlite_url)
+    assert refused.returncode == 2
+    assert "audit partitions need PostgreSQL; this database is sqlite" in refused.stderr
