@@ -190,7 +190,8 @@ def scale(
         after = before
         while True:
             after = pool_states(client, pool)
-            done = all(
+            # Settled: every supervisor still there says it runs the size asked for.
+            done = bool(after) and all(
                 s.desired == s.processes == (s.default if processes is None else processes)
                 for s in after
             )

@@ -7,8 +7,9 @@ the pool (one per machine) then runs N children; scaling down stops the newest o
 (Dramatiq requeues what they had prefetched). ``shop queue scale NAME --reset`` removes the
 override, and each supervisor returns to its own ``--processes``.
 
-Each supervisor publishes its state under a key that expires after a few polls, so ``shop queue
-workers`` lists only supervisors that are alive.
+Each supervisor publishes its state under a key that expires after a few polls plus one graceful
+worker stop (a scale-down blocks that long), so ``shop queue workers`` lists only supervisors that
+are alive, and one busy stopping workers is not mistaken for a dead one.
 """
 
 from __future__ import annotations
@@ -186,7 +187,9 @@ class WorkerPool:
         )
 
     def _publish(self) -> None:
-        ttl_ms = max(1000, round(self.poll_s * 3000))
+        # Alive for three polls, plus a graceful stop of workers (a resize blocks that long
+        # between two publications): a supervisor busy scaling down must not look gone.
+        ttl_ms = max(1000, round((self.poll_s * 3 + self.stop_timeout_s) * 1000))
         try:
             self.client.set(self._state_key, json.dumps(self.state().to_dict()), px=ttl_ms)
         except redis.RedisError as exc:
