@@ -110,7 +110,7 @@ def list_scenarios(
     table = Table("id", "title", "runbook", "file")
     for item in loaded:
         s = item.scenario
-        table.add_row(s.id, s.title, s.runbook or "-", str(item.path))
+        table.add_row(s.id, s.title, s.runbook_path or "-", str(item.path))
     out.print(table)
     for problem in broken:
         err.print(f"bad  {problem}", highlight=False, soft_wrap=True)
@@ -250,7 +250,7 @@ def runbooks_lint(
         err.print("error: no runbook files found (*.md)", highlight=False)
         raise typer.Exit(EXIT_ERRORED)
     loaded, _broken = load_scenarios([scenarios])
-    results = lint_runbooks(files, {item.scenario.id for item in loaded})
+    results = lint_runbooks(files, {item.scenario.id: item.scenario for item in loaded})
     for result in results:
         if not result.problems:
             steps = len(result.runbook.steps) if result.runbook else 0
@@ -303,6 +303,33 @@ def _summary(record: RunRecord) -> None:
     for s in record.scenarios:
         table.add_row(s.id, f"[{colours[s.status]}]{s.status}[/]", f"{s.duration_s:.1f}", s.reason)
     out.print(table)
+    drills = [(s.id, s.runbook_drill) for s in record.scenarios if s.runbook_drill is not None]
+    if drills:
+        runbooks = Table("scenario", "runbook", "status", "steps", "time to resolve", "target")
+        for scenario_id, drill in drills:
+            verdicts = [step.verdict for step in drill.steps]
+            counts = ", ".join(
+                f"{verdicts.count(v)} {v}"
+                for v in ("passed", "failed", "human", "not run")
+                if v in verdicts
+            )
+            ttr = f"{drill.time_to_resolve_s:.1f} s" if drill.time_to_resolve_s is not None else "-"
+            runbooks.add_row(
+                scenario_id,
+                drill.path,
+                f"[{colours.get(drill.status, 'yellow')}]{drill.status}[/]",
+                counts,
+                ttr,
+                f"{drill.target_s:.1f} s ({drill.target})",
+            )
+        out.print(runbooks)
+        for _scenario_id, drill in drills:
+            for step in drill.human_steps:
+                out.print(
+                    f"human step (reported, not run): {step.location} {step.id} — "
+                    f"{' '.join(step.text.split())[:100]}",
+                    highlight=False,
+                )
     out.print(f"result: {record.status}", highlight=False)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from harness.provision.templates import TemplateContext, resolve
 
-__all__ = ["CommandOutcome", "run_command"]
+__all__ = ["CommandOutcome", "last_words", "run_command"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class CommandOutcome:
     returncode: int | None  # None: it could not start or did not finish
     output: str  # stdout then stderr, stripped
     error: str | None = None
+    stdout: str = ""  # alone, for output that is parsed (JSON)
 
     @property
     def line(self) -> str:
@@ -50,4 +51,15 @@ def run_command(
         return CommandOutcome(argv, None, "", f"{' '.join(argv)} still ran after {timeout_s:g} s")
     except OSError as exc:
         return CommandOutcome(argv, None, "", f"{' '.join(argv)}: {exc}")
-    return CommandOutcome(argv, done.returncode, (done.stdout + done.stderr).strip())
+    return CommandOutcome(
+        argv, done.returncode, (done.stdout + done.stderr).strip(), stdout=done.stdout
+    )
+
+
+def last_words(text: str) -> str:
+    """The last line that says something (rich draws boxes around CLI errors)."""
+    for raw in reversed(text.splitlines()):
+        line = raw.strip(" │╭╮╰╯─|+-")
+        if any(c.isalnum() for c in line):
+            return line[:300]
+    return "no output"

@@ -21,6 +21,8 @@ __all__ = [
     "CheckRecord",
     "InvariantRecord",
     "RunRecord",
+    "RunbookRecord",
+    "RunbookStepRecord",
     "ScenarioRecord",
     "Status",
     "StepRecord",
@@ -75,6 +77,58 @@ class InvariantRecord:
 
 
 @dataclass
+class RunbookCommandRecord:
+    command: str
+    line: int
+    exit_code: int | None  # None: it did not start or did not finish
+    output: str  # an excerpt: the last lines
+    duration_s: float
+
+
+@dataclass
+class RunbookStepRecord:
+    """One runbook step as executed: ``passed``/``failed`` against its expectation, ``human``
+    (a person's step: reported, never faked) or ``not run`` (an earlier resolution step
+    failed, or the run was interrupted)."""
+
+    id: str
+    section: str
+    phase: str
+    location: str  # file:line of the step's fence
+    kind: str  # commands | human
+    expectation: str
+    verdict: Literal["passed", "failed", "human", "not run"] = "not run"
+    why: str = ""
+    started_s: float | None = None
+    duration_s: float = 0.0
+    attempts: int = 0
+    commands: list[RunbookCommandRecord] = field(default_factory=list)
+    text: str = ""  # a human step's instruction
+
+
+@dataclass
+class RunbookRecord:
+    """A runbook executed under the scenario's fault, and how long the incident took."""
+
+    path: str
+    id: str
+    severity: str
+    target: str  # the runbook's time_to_resolve, e.g. 30m
+    target_s: float  # in this run: target / compress * time scale
+    status: Literal["passed", "failed", "not run"] = "not run"
+    why: str = ""
+    incident_started_s: float | None = None
+    recovered_at_s: float | None = None
+    time_to_resolve_s: float | None = None
+    recovery: CheckRecord | None = None  # the last sample of the recovered check
+    steps: list[RunbookStepRecord] = field(default_factory=list)
+
+    @property
+    def human_steps(self) -> list[RunbookStepRecord]:
+        return [s for s in self.steps if s.verdict == "human"]
+
+
+@dataclass
 class ScenarioRecord:
     id: str
     title: str
@@ -89,6 +143,7 @@ class ScenarioRecord:
     steps: list[StepRecord] = field(default_factory=list)
     assertions: list[AssertionRecord] = field(default_factory=list)
     invariants: list[InvariantRecord] = field(default_factory=list)
+    runbook_drill: RunbookRecord | None = None
     rollbacks: list[StepRecord] = field(default_factory=list)
     services: dict[str, str] = field(default_factory=dict)  # name -> log file
     teardown_problems: list[str] = field(default_factory=list)

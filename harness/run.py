@@ -17,16 +17,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.actions import run_action
-from harness.errors import HarnessError
+from harness.errors import HarnessError, RunbookInvalid
 from harness.faults import ActiveFault, apply_fault
 from harness.invariants import check_invariant, describe
-from harness.journal import AssertionRecord, CheckRecord, ScenarioRecord, Status, StepRecord
+from harness.journal import (
+    AssertionRecord,
+    CheckRecord,
+    RunbookRecord,
+    ScenarioRecord,
+    Status,
+    StepRecord,
+)
 from harness.load import start_load
 from harness.probes import judge, observe
 from harness.provision.backend import Provisioner, Stack
 from harness.provision.templates import TemplateContext
+from harness.runbooks.model import Runbook
+from harness.runbooks.parser import front_matter_line, parse_runbook
+from harness.runbooks.verify import RunbookDrill
 from harness.scenario.loader import LoadedScenario
-from harness.scenario.model import Action, Assertion, Check, Step
+from harness.scenario.model import Action, Assertion, Check, Scenario, Step
+from harness.scenario.model import RunbookDrill as RunbookDrillSpec
 
 __all__ = ["ScenarioInterrupted", "ScenarioRunner"]
 
@@ -87,7 +98,11 @@ class ScenarioRunner:
     def run(self, loaded: LoadedScenario, run_dir: Path) -> ScenarioRecord:
         scenario = loaded.scenario
         record = ScenarioRecord(
-            scenario.id, scenario.title, str(loaded.path), scenario.runbook, started_at=time.time()
+            scenario.id,
+            scenario.title,
+            str(loaded.path),
+            scenario.runbook_path,
+            started_at=time.time(),
         )
         self._time.origin = self._time.clock()
         stack: Stack | None = None
@@ -95,6 +110,7 @@ class ScenarioRunner:
         faults: list[tuple[StepRecord, ActiveFault]] = []
         variables: dict[str, str] = {}
         try:
+            runbook = self._runbook(scenario.runbook, record)
             self._event(f"{scenario.id}: provisioning {len(scenario.services)} service(s)")
             stack = self._provisioner.start(scenario, run_dir)
             record.services = {n: str(s.log_path) for n, s in stack.services.items()}
@@ -111,9 +127,7 @@ class ScenarioRunner:
                 raise _Abort(
                     "errored", f"steady state not met before the method: {bad.name}: {bad.why}"
                 )
-            self._method(
-                scenario.method, scenario.assertions, stack, run_dir, variables, record, faults
-            )
+            self._method(scenario, runbook, stack, run_dir, variables, record, faults)
             self._revert(faults, record)
             record.steady_state_after = self._checks(
                 scenario.steady_state, stack, run_dir, variables
@@ -208,10 +222,34 @@ class ScenarioRunner:
             records.append(CheckRecord(check.name, ok, observation.value, why, self._time.now()))
         return records
 
+    def _runbook(
+        self, spec: str | RunbookDrillSpec | None, record: ScenarioRecord
+    ) -> Runbook | None:
+        """Parse the drill's runbook before anything starts: a broken runbook errors the
+        scenario with every problem at its line."""
+        if not isinstance(spec, RunbookDrillSpec):
+            return None
+        runbook = parse_runbook(Path(spec.path))
+        if record.id not in runbook.front.scenarios:
+            line = front_matter_line(Path(spec.path).read_text(), "scenarios")
+            raise RunbookInvalid(
+                spec.path,
+                [(line, f"scenario {record.id!r} executes this runbook but is not in scenarios:")],
+            )
+        target_s = runbook.front.time_to_resolve_s / spec.compress * self._scale
+        record.runbook_drill = RunbookRecord(
+            spec.path,
+            runbook.front.id,
+            runbook.front.severity,
+            runbook.front.time_to_resolve,
+            round(target_s, 3),
+        )
+        return runbook
+
     def _method(
         self,
-        steps: list[Step],
-        assertions: list[Assertion],
+        scenario: Scenario,
+        runbook: Runbook | None,
         stack: Stack,
         run_dir: Path,
         variables: dict[str, str],
@@ -219,10 +257,11 @@ class ScenarioRunner:
         faults: list[tuple[StepRecord, ActiveFault]],
     ) -> None:
         s = self._scale
+        steps = scenario.method
         begin = self._time.now()
         pending = sorted(enumerate(steps), key=lambda item: (item[1].at_s, item[0]))
         endings: list[tuple[float, StepRecord, ActiveFault]] = []
-        states = [self._assertion_state(a, begin) for a in assertions]
+        states = [self._assertion_state(a, begin) for a in scenario.assertions]
         record.assertions = [st.record for st in states]
         # Each assertion is sampled on its own thread, so a slow probe (a command that takes a
         # second) never delays a fault, an action or another assertion's samples.
@@ -234,6 +273,9 @@ class ScenarioRunner:
             )
             for i, st in enumerate(states)
         ]
+        drill = self._drill(scenario, runbook, record, stack, snapshot, stop)
+        phases: list[threading.Thread] = []
+        incident = self._incident_step(scenario)
         for watcher in watchers:
             watcher.start()
         try:
@@ -243,6 +285,12 @@ class ScenarioRunner:
                 now = self._time.now()
                 while pending and begin + pending[0][1].at_s * s <= now:
                     index, step = pending.pop(0)
+                    if drill is not None and step.name == incident:
+                        drill.mark_incident(round(self._time.now(), 3))
+                    if step.runbook is not None:
+                        assert drill is not None  # the model requires a drill for these steps
+                        phases.append(self._phase(drill, step, phases))
+                        continue
                     self._run_step(
                         index, step, begin, stack, run_dir, variables, record, faults, endings
                     )
@@ -253,15 +301,81 @@ class ScenarioRunner:
                         endings.remove((end_at, step_record, active))
                         self._revert_one(step_record, active)
                 waiting = [begin + st.at_s * s for _, st in pending] + [e for e, _, _ in endings]
-                deciding = any(w.is_alive() for w in watchers)
+                deciding = any(w.is_alive() for w in [*watchers, *phases])
                 if not waiting and not deciding:
+                    if drill is not None:
+                        drill.finish()
                     return
                 wake = min(waiting) - self._time.now() if waiting else _POLL_S
                 self._time.sleep(max(0.0, min(wake, _POLL_S)))
         finally:
             stop.set()
-            for watcher in watchers:
-                watcher.join()
+            for thread in [*watchers, *phases]:
+                thread.join()
+
+    def _drill(
+        self,
+        scenario: Scenario,
+        runbook: Runbook | None,
+        record: ScenarioRecord,
+        stack: Stack,
+        snapshot: list[TemplateContext],
+        stop: threading.Event,
+    ) -> RunbookDrill | None:
+        spec = scenario.runbook
+        if runbook is None or record.runbook_drill is None:
+            return None
+        assert isinstance(spec, RunbookDrillSpec)
+        check = spec.recovered
+
+        def recovered() -> tuple[bool, object, str]:
+            observation = observe(check.probe, stack, snapshot[0])
+            ok, why = judge(check.expect, observation)
+            return ok, observation.value, why
+
+        return RunbookDrill(
+            runbook,
+            record.runbook_drill,
+            env=spec.env,
+            context=lambda: snapshot[0],
+            recovered=recovered,
+            recovered_name=check.name,
+            interval_s=spec.interval_s,
+            time_scale=self._scale,
+            clock=self._time.now,
+            stop=stop,
+        )
+
+    @staticmethod
+    def _incident_step(scenario: Scenario) -> str | None:
+        spec = scenario.runbook
+        if not isinstance(spec, RunbookDrillSpec):
+            return None
+        if spec.incident_starts is not None:
+            return spec.incident_starts
+        return next((st.name for st in scenario.method if st.fault or st.load), None)
+
+    def _phase(
+        self, drill: RunbookDrill, step: Step, earlier: list[threading.Thread]
+    ) -> threading.Thread:
+        """Start a runbook phase on its own thread, after the phases before it."""
+        assert step.runbook is not None
+        phase = step.runbook
+        previous = earlier[-1] if earlier else None
+
+        def run() -> None:
+            if previous is not None:
+                previous.join()
+            self._event(f"runbook: {step.name}")
+            try:
+                drill.run_phase(phase)
+            except Exception:  # a bug in the drill must fail it, not hang the run
+                log.exception("runbook phase %s: unexpected error", phase)
+                drill.record.why = f"runbook phase {phase}: unexpected error (see the log)"
+
+        thread = threading.Thread(target=run, name=f"cg-runbook-{phase}")
+        thread.start()
+        return thread
 
     def _run_step(
         self,
@@ -398,6 +512,9 @@ class ScenarioRunner:
         for a in record.assertions:
             if a.status != "passed":
                 return "failed", f"assertion {a.name!r} ({a.type}) failed: {a.why}"
+        drill = record.runbook_drill
+        if drill is not None and drill.status != "passed":
+            return "failed", f"runbook {drill.why or f'{drill.path}: {drill.status}'}"
         for c in record.steady_state_after:
             if not c.ok:
                 return "failed", f"steady state not restored after the method: {c.name}: {c.why}"

@@ -14,9 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.commands import last_words
 from harness.errors import RunbookInvalid
 from harness.runbooks.model import Runbook
-from harness.runbooks.parser import parse_runbook
+from harness.runbooks.parser import front_matter_line, parse_runbook
+from harness.scenario.model import RunbookDrill, Scenario
 
 __all__ = ["HelpCache", "LintResult", "lint_runbooks"]
 
@@ -70,7 +72,7 @@ def _check_command(command: str, line: int, cache: HelpCache) -> list[tuple[int 
             (
                 line,
                 f"'{' '.join(prefix)} --help' exits {code}: the command does not exist "
-                f"({_last_words(text)})",
+                f"({last_words(text)})",
             )
         ]
     problems: list[tuple[int | None, str]] = []
@@ -83,22 +85,6 @@ def _check_command(command: str, line: int, cache: HelpCache) -> list[tuple[int 
     return problems
 
 
-def _last_words(text: str) -> str:
-    """The last line that says something (rich draws boxes around CLI errors)."""
-    for raw in reversed(text.splitlines()):
-        line = raw.strip(" │╭╮╰╯─|+-")
-        if any(c.isalnum() for c in line):
-            return line
-    return "no output"
-
-
-def _key_line(path: Path, key: str) -> int | None:
-    for number, line in enumerate(path.read_text().split("\n"), start=1):
-        if re.match(rf"{key}\s*:", line):
-            return number
-    return None
-
-
 def _until_option(words: list[str]) -> Iterable[str]:
     for word in words:
         if word.startswith("-"):
@@ -106,15 +92,46 @@ def _until_option(words: list[str]) -> Iterable[str]:
         yield word
 
 
+def _scenario_problems(
+    path: Path, runbook: Runbook, scenarios: Mapping[str, Scenario], root: Path
+) -> list[tuple[int | None, str]]:
+    """Each scenario the runbook names exists and verifies it; one of them executes it."""
+    at = front_matter_line(path.read_text(), "scenarios")
+    known = ", ".join(sorted(scenarios)) or "none"
+    problems: list[tuple[int | None, str]] = []
+    drilled = False
+    for name in runbook.front.scenarios:
+        scenario = scenarios.get(name)
+        if scenario is None:
+            problems.append((at, f"scenario {name!r} does not exist (known: {known})"))
+            continue
+        target = scenario.runbook_path
+        if target is None or (root / target).resolve() != path.resolve():
+            problems.append(
+                (at, f"scenario {name!r} does not verify this runbook (its runbook: {target})")
+            )
+            continue
+        drilled = drilled or isinstance(scenario.runbook, RunbookDrill)
+    if not problems and not drilled:
+        problems.append(
+            (at, "no scenario named here executes this runbook (give one a runbook drill)")
+        )
+    return problems
+
+
 def lint_runbooks(
     paths: list[Path],
-    scenario_ids: set[str],
+    scenarios: Mapping[str, Scenario],
     *,
+    root: Path | None = None,
     env: Mapping[str, str] | None = None,
     cache: HelpCache | None = None,
 ) -> list[LintResult]:
     """Lint every runbook file; a file that does not parse reports its parse problems.
-    ``cache`` keeps ``--help`` answers across calls (tests lint many variants)."""
+
+    ``scenarios`` by id; their runbook paths are relative to ``root`` (default: the current
+    directory). ``cache`` keeps ``--help`` answers across calls (tests lint many variants)."""
+    root = root or Path.cwd()
     cache = cache or HelpCache(env)
     results = []
     for path in paths:
@@ -123,12 +140,7 @@ def lint_runbooks(
         except RunbookInvalid as exc:
             results.append(LintResult(str(path), None, list(exc.problems)))
             continue
-        problems: list[tuple[int | None, str]] = []
-        at = _key_line(path, "scenarios")
-        known = ", ".join(sorted(scenario_ids)) or "none"
-        for scenario in runbook.front.scenarios:
-            if scenario not in scenario_ids:
-                problems.append((at, f"scenario {scenario!r} does not exist (known: {known})"))
+        problems = _scenario_problems(path, runbook, scenarios, root)
         for step in runbook.steps:
             for line, command in step.commands:
                 problems.extend(_check_command(command, line, cache))

@@ -8,10 +8,14 @@ out of the reader's way:
 - Sections by heading: ``Symptoms``, ``Diagnosis``, ``Resolution``, ``Rollback``.
 - Steps are fenced blocks whose info string carries attributes (GitHub shows only the
   language): ```` ```sh step=dead-letters expect-output="evt_" ````. Each non-empty, non-comment
-  line of a ``sh`` block is one command, run without a shell. Attributes: ``step`` (the id),
-  ``expect-exit`` (default 0), ``expect-output`` (a regex the output must contain),
-  ``expect-no-output`` (a regex it must not), ``timeout`` (``30s``). A ``text`` block with
-  ``human`` is a step a person does (contact the provider): reported, never faked.
+  line of a ``sh`` block is one command, run without a shell, in order. Attributes: ``step``
+  (the id), ``expect-exit`` (every command's exit code, default 0), ``expect-output`` (a regex
+  the last command's output must contain; ``^``/``$`` match at lines), ``expect-no-output`` (a
+  regex it must not contain), ``expect-count`` (the last command prints a JSON list of this
+  many items: ``3``, ``>=1``, ``<5``), ``within`` (keep re-running the step until its
+  expectations hold, for at most this long, scaled with the run: ``within=20s``) and
+  ``timeout`` (per command, ``30s``). A ``text`` block with ``human`` is a step a person does
+  (contact the provider): reported, never faked.
 """
 
 from __future__ import annotations
@@ -23,9 +27,38 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["FrontMatter", "Runbook", "Section", "Step", "parse_duration_s"]
+__all__ = ["Count", "FrontMatter", "Runbook", "Section", "Step", "parse_count", "parse_duration_s"]
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$")
+_COUNT = re.compile(r"^(==|>=|<=|>|<)?\s*(\d+)$")
+
+
+@dataclass(frozen=True)
+class Count:
+    """``expect-count``: a comparison with a number of items."""
+
+    op: str
+    value: int
+
+    def holds(self, n: int) -> bool:
+        return {
+            "==": n == self.value,
+            ">=": n >= self.value,
+            "<=": n <= self.value,
+            ">": n > self.value,
+            "<": n < self.value,
+        }[self.op]
+
+    def __str__(self) -> str:
+        return f"{'' if self.op == '==' else self.op}{self.value}"
+
+
+def parse_count(text: str) -> Count:
+    """``">=1"`` -> Count(">=", 1); ValueError naming the value otherwise."""
+    match = _COUNT.match(text.strip())
+    if match is None:
+        raise ValueError(f"expect-count {text!r} is not a count like 3, >=1 or <10")
+    return Count(match[1] or "==", int(match[2]))
 
 
 def parse_duration_s(text: str) -> float:
@@ -81,7 +114,25 @@ class Step:
     expect_exit: int = 0
     expect_output: str | None = None
     expect_no_output: str | None = None
+    expect_count: Count | None = None
+    within_s: float | None = None
     timeout_s: float = 60.0
+
+    @property
+    def expectation(self) -> str:
+        """What the step promises, in words (journal and messages)."""
+        if self.kind == "human":
+            return "done by a person"
+        parts = [f"exit {self.expect_exit}"]
+        if self.expect_output is not None:
+            parts.append(f"output matches {self.expect_output!r}")
+        if self.expect_no_output is not None:
+            parts.append(f"output does not match {self.expect_no_output!r}")
+        if self.expect_count is not None:
+            parts.append(f"a JSON list of {self.expect_count} item(s)")
+        if self.within_s is not None:
+            parts.append(f"within {self.within_s:g} s")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,27 @@ from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
 from harness.errors import RunbookInvalid
-from harness.runbooks.model import FrontMatter, Runbook, Section, Step, parse_duration_s
+from harness.runbooks.model import (
+    FrontMatter,
+    Runbook,
+    Section,
+    Step,
+    parse_count,
+    parse_duration_s,
+)
 
-__all__ = ["parse_runbook", "runbook_files"]
+__all__ = ["front_matter_line", "parse_runbook", "runbook_files"]
 
-_ATTRIBUTES = {"step", "expect-exit", "expect-output", "expect-no-output", "timeout", "human"}
+_ATTRIBUTES = {
+    "step",
+    "expect-exit",
+    "expect-output",
+    "expect-no-output",
+    "expect-count",
+    "within",
+    "timeout",
+    "human",
+}
 
 
 def runbook_files(paths: list[Path]) -> list[Path]:
@@ -25,6 +41,17 @@ def runbook_files(paths: list[Path]) -> list[Path]:
     for path in paths:
         found.extend(sorted(path.glob("*.md")) if path.is_dir() else [path])
     return [p for p in found if p.name.lower() != "readme.md"]
+
+
+def front_matter_line(text: str, key: str) -> int | None:
+    """The line of ``key:`` in the front matter (1-based), if it is there."""
+    lines = text.split("\n")
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip() == "---":
+            return None
+        if re.match(rf"{re.escape(key)}\s*:", line):
+            return number
+    return None
 
 
 def _front_matter(text: str, problems: list[tuple[int | None, str]]) -> tuple[Any, int]:
@@ -105,6 +132,8 @@ def _step(
     try:
         expect_exit = int(attrs.get("expect-exit", "0"))
         timeout_s = parse_duration_s(attrs.get("timeout", "60s"))
+        within_s = parse_duration_s(attrs["within"]) if "within" in attrs else None
+        count = parse_count(attrs["expect-count"]) if "expect-count" in attrs else None
         for key in ("expect-output", "expect-no-output"):
             if key in attrs:
                 re.compile(attrs[key])
@@ -120,6 +149,8 @@ def _step(
         expect_exit=expect_exit,
         expect_output=attrs.get("expect-output"),
         expect_no_output=attrs.get("expect-no-output"),
+        expect_count=count,
+        within_s=within_s,
         timeout_s=timeout_s,
     )
 
@@ -143,7 +174,8 @@ def parse_runbook(path: Path) -> Runbook:
         except ValidationError as exc:
             for error in exc.errors():
                 where = ".".join(str(p) for p in error["loc"]) or "front matter"
-                problems.append((2, f"front matter {where}: {error['msg']}"))
+                at = front_matter_line(text, str(error["loc"][0])) if error["loc"] else None
+                problems.append((at or 2, f"front matter {where}: {error['msg']}"))
     body = "\n".join(text.split("\n")[skipped:])
     sections: dict[Section, int] = {}
     steps: list[Step] = []

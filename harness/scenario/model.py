@@ -35,6 +35,7 @@ __all__ = [
     "ProxyDownFault",
     "ReadyCheck",
     "RedisProbe",
+    "RunbookDrill",
     "Scenario",
     "Service",
     "SqlAction",
@@ -383,9 +384,18 @@ class LocustLoad(_Model):
     tolerance: float = Field(default=0.2, ge=0, lt=1)
 
 
+RunbookPhase = Literal["diagnose", "resolve", "rollback"]
+
+
 class Step(_Model):
-    """One entry of the method's timeline: a fault or an action, at ``at_s`` after the method
-    starts; a fault with ``duration_s`` is reverted when it ends (else at the end of the run)."""
+    """One entry of the method's timeline: a fault, an action, a load or a runbook phase, at
+    ``at_s`` after the method starts; a fault with ``duration_s`` is reverted when it ends (else
+    at the end of the run).
+
+    ``runbook: diagnose`` runs the runbook's Symptoms and Diagnosis steps, ``resolve`` its
+    Resolution steps and then waits for the drill's ``recovered`` check, ``rollback`` its
+    Rollback steps. Phases run one after the other on their own thread, never before their
+    ``at_s``, so a slow command delays the next phase, not the timeline."""
 
     name: str = Field(min_length=1)
     at_s: Seconds = 0.0
@@ -393,15 +403,17 @@ class Step(_Model):
     fault: Fault | None = None
     action: Action | None = None
     load: LocustLoad | None = None
+    runbook: RunbookPhase | None = None
 
     @model_validator(mode="after")
     def _one_thing(self) -> Step:
-        given = [k for k in ("fault", "action", "load") if getattr(self, k) is not None]
+        kinds = ("fault", "action", "load", "runbook")
+        given = [k for k in kinds if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"a step has exactly one of fault, action, load (got {given or 'none'})"
+                f"a step has exactly one of {', '.join(kinds)} (got {given or 'none'})"
             )
-        if self.action is not None and self.duration_s is not None:
+        if (self.action is not None or self.runbook is not None) and self.duration_s is not None:
             raise ValueError("duration_s applies to faults and load only")
         if self.load is not None and self.duration_s is None:
             raise ValueError("a load step needs duration_s (how long Locust runs)")
@@ -460,13 +472,42 @@ class UniqueInvariant(_Model):
 Invariant = Annotated[ExactlyOnceInvariant | UniqueInvariant, Field(discriminator="type")]
 
 
+class RunbookDrill(_Model):
+    """The runbook this scenario executes under its fault: the method's ``runbook`` steps say
+    when each phase runs; ``recovered`` says when the incident is over.
+
+    Time to resolve runs from the start of the incident (the step named ``incident_starts``,
+    default the first fault or load) to the first sample of ``recovered`` that holds after the
+    Resolution steps. Its target is the runbook's ``time_to_resolve`` divided by ``compress``
+    (a 30m target with compress 100 is 18 s of scenario time), times the run's time scale."""
+
+    path: str = Field(
+        min_length=1, description="the runbook file, relative to where chaosgate runs"
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="the on-call's environment for the runbook's commands; values may use ${...}",
+    )
+    recovered: Check = Field(description="holds once the incident is resolved")
+    compress: float = Field(
+        default=1.0, gt=0, description="divides the runbook's time_to_resolve target"
+    )
+    incident_starts: str | None = Field(
+        default=None, description="name of the method step the incident starts with"
+    )
+    interval_s: PositiveSeconds = Field(default=0.5, description="how often recovered is sampled")
+
+
 class Scenario(_Model):
     """One chaos scenario."""
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     title: str = Field(min_length=1)
     description: str = ""
-    runbook: str | None = Field(default=None, description="path of the runbook it verifies")
+    runbook: str | RunbookDrill | None = Field(
+        default=None,
+        description="the runbook it verifies: a path (named only), or a drill that executes it",
+    )
     services: dict[Name, Service] = Field(min_length=1)
     proxies: dict[Name, Proxy] = Field(default_factory=dict)
     setup: list[Action] = Field(
@@ -504,12 +545,45 @@ class Scenario(_Model):
             proxy_name = getattr(step.fault, "proxy", None)
             if isinstance(proxy_name, str) and proxy_name not in self.proxies:
                 problems.append(f"method.{i}.fault.proxy names unknown proxy {proxy_name!r}")
+        problems.extend(self._drill_problems())
         cycle = _cycle(self.services)
         if cycle:
             problems.append(f"services depend on each other in a cycle: {' -> '.join(cycle)}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def runbook_path(self) -> str | None:
+        return self.runbook.path if isinstance(self.runbook, RunbookDrill) else self.runbook
+
+    def _drill_problems(self) -> list[str]:
+        phases = {step.runbook: step for step in self.method if step.runbook is not None}
+        drill = self.runbook if isinstance(self.runbook, RunbookDrill) else None
+        if drill is None:
+            return (
+                ["method has runbook steps: make runbook a drill (path:, env:, recovered:)"]
+                if phases
+                else []
+            )
+        problems = []
+        counted: list[str] = [step.runbook for step in self.method if step.runbook is not None]
+        for phase in ("diagnose", "resolve", "rollback"):
+            if phase not in phases:
+                problems.append(f"the runbook drill needs a method step with runbook: {phase}")
+            elif counted.count(phase) > 1:
+                problems.append(f"method has more than one runbook: {phase} step")
+        at = [phases[p].at_s for p in ("diagnose", "resolve", "rollback") if p in phases]
+        if at != sorted(at):
+            problems.append("runbook phases run in order: diagnose, resolve, rollback (at_s)")
+        names = [step.name for step in self.method]
+        if drill.incident_starts is not None and drill.incident_starts not in names:
+            problems.append(
+                f"runbook.incident_starts names no method step: {drill.incident_starts!r}"
+            )
+        if drill.incident_starts is None and not any(s.fault or s.load for s in self.method):
+            problems.append("the runbook drill needs a fault or load step (or incident_starts)")
+        return problems
 
     def _service_references(self) -> list[tuple[str, str]]:
         refs: list[tuple[str, str | None]] = []
@@ -531,6 +605,9 @@ class Scenario(_Model):
         for i, step in enumerate(self.method):
             thing = step.fault or step.action or step.load
             refs.append((f"method.{i}.service", getattr(thing, "service", None)))
+        if isinstance(self.runbook, RunbookDrill):
+            probe = self.runbook.recovered.probe
+            refs.append(("runbook.recovered.probe.service", getattr(probe, "service", None)))
         for section in ("setup", "rollbacks"):
             for i, action in enumerate(getattr(self, section)):
                 refs.append((f"{section}.{i}.service", getattr(action, "service", None)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -206,15 +206,19 @@ class AuditTrail:
         *,
         entity: tuple[str, str] | None = None,
         action: str | None = None,
+        actions: Sequence[str] | None = None,
         since: datetime | None = None,
         limit: int = 100,
     ) -> list[AuditEntry]:
-        """The newest ``limit`` entries matching the filters, oldest first."""
+        """The newest ``limit`` entries matching the filters (``actions``: any of them), oldest
+        first."""
         query = select(AuditLog).order_by(AuditLog.seq.desc()).limit(limit)
         if entity is not None:
             query = query.where(AuditLog.entity_type == entity[0], AuditLog.entity_id == entity[1])
         if action is not None:
             query = query.where(AuditLog.action == action)
+        if actions:
+            query = query.where(AuditLog.action.in_(list(actions)))
         if since is not None:
             query = query.where(AuditLog.created_at >= since)
         return [AuditEntry.from_row(r) for r in reversed(list(session.scalars(query)))]

@@ -3,7 +3,7 @@ operators (each audited), and one evaluation round on demand."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,9 @@ from resilience.shop.cli_support import (
     shop_context,
 )
 
+if TYPE_CHECKING:
+    from resilience.alerts.engine import Escalation
+
 __all__ = ["alerts_app"]
 
 alerts_app = typer.Typer(
@@ -26,7 +29,12 @@ alerts_app = typer.Typer(
 )
 
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON")]
-AlertId = Annotated[int, typer.Argument(help="the alert's id (shop alerts list)")]
+OptionalAlertId = Annotated[
+    int | None, typer.Argument(help="the alert's id (shop alerts list)", show_default=False)
+]
+RuleOption = Annotated[
+    str | None, typer.Option(help="every alert of this rule, e.g. payment_processing_down")
+]
 
 
 @alerts_app.command("list")
@@ -75,31 +83,61 @@ def list_(
 
 
 @alerts_app.command("ack")
-def ack(alert_id: AlertId, actor: ActorOption = None, as_json: AsJson = False) -> None:
-    """Acknowledge: stops the escalation (audited: alert_acknowledged)."""
-    _change(alert_id, actor, as_json, resolve=False)
+def ack(
+    alert_id: OptionalAlertId = None,
+    rule: RuleOption = None,
+    actor: ActorOption = None,
+    as_json: AsJson = False,
+) -> None:
+    """Acknowledge: stops the escalation (audited: alert_acknowledged). Give the alert's id,
+    or --rule to acknowledge every firing alert of a rule (exit 1 if none fires)."""
+    _change(alert_id, rule, actor, as_json, resolve=False)
 
 
 @alerts_app.command("resolve")
-def resolve(alert_id: AlertId, actor: ActorOption = None, as_json: AsJson = False) -> None:
+def resolve(
+    alert_id: OptionalAlertId = None,
+    rule: RuleOption = None,
+    actor: ActorOption = None,
+    as_json: AsJson = False,
+) -> None:
     """Resolve by hand; resolved notifications go out (audited: alert_resolved). If the
-    condition still holds the next round fires a new alert: silence it instead."""
-    _change(alert_id, actor, as_json, resolve=True)
+    condition still holds the next round fires a new alert: silence it instead. Give the
+    alert's id, or --rule for every open alert of a rule (exit 1 if none is open)."""
+    _change(alert_id, rule, actor, as_json, resolve=True)
 
 
-def _change(alert_id: int, actor: str | None, as_json: bool, *, resolve: bool) -> None:
+def _change(
+    alert_id: int | None, rule: str | None, actor: str | None, as_json: bool, *, resolve: bool
+) -> None:
+    if (alert_id is None) == (rule is None):
+        fail("give an alert id or --rule RULE (one of them)")
     settings = load_settings()
     with shop_context(settings) as ctx:
         if ctx.alerts is None:
             fail("alerts are switched off (SHOP_ALERTS_ENABLED=false)")
+        ids = [alert_id] if alert_id is not None else _open_ids(ctx.alerts, rule, resolve)
+        if not ids:
+            out.print(f"no {'open' if resolve else 'firing'} alert of rule {rule!r}")
+            raise typer.Exit(1)
         change = ctx.alerts.resolve if resolve else ctx.alerts.acknowledge
-        view = change(alert_id, operator(actor))
+        who = operator(actor)
+        views = [change(i, who) for i in ids]
     if as_json:
-        emit_json(view.to_dict())
-    elif resolve:
-        out.print(f"alert {view.id} resolved by {view.resolved_by}")
-    else:
-        out.print(f"alert {view.id} acknowledged by {view.acknowledged_by}")
+        emit_json([v.to_dict() for v in views] if rule is not None else views[0].to_dict())
+        return
+    for view in views:
+        if resolve:
+            out.print(f"alert {view.id} resolved by {view.resolved_by}")
+        else:
+            out.print(f"alert {view.id} acknowledged by {view.acknowledged_by}")
+
+
+def _open_ids(alerts: Escalation, rule: str | None, resolve: bool) -> list[int]:
+    states = ("firing", "acknowledged") if resolve else ("firing",)
+    return [
+        a.id for state in states for a in alerts.alerts(state=state, limit=10_000) if a.rule == rule
+    ]
 
 
 @alerts_app.command("silence")

@@ -35,7 +35,8 @@ def log_(
         str | None, typer.Option(help="only this entity, TYPE:ID, e.g. Order:42")
     ] = None,
     action: Annotated[
-        str | None, typer.Option(help="only this action, e.g. refund_created")
+        list[str] | None,
+        typer.Option(help="only this action, e.g. refund_created (repeatable: any of them)"),
     ] = None,
     since: Annotated[str | None, typer.Option(help="only this recent: 30m, 1h, 7d")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="newest N entries")] = 100,
@@ -54,7 +55,7 @@ def log_(
         entries = ctx.audit.entries(
             session,
             entity=target,
-            action=action,
+            actions=action or None,
             since=ctx.clock() - window if window else None,
             limit=limit,
         )

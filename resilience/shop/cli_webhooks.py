@@ -11,6 +11,7 @@ from rich.table import Table
 from resilience.shop.cli_support import (
     ActorOption,
     emit_json,
+    fail,
     load_settings,
     operator,
     out,
@@ -85,6 +86,11 @@ def retry(
     """
     settings = load_settings()
     age = parse_since(since)
+    if not dry_run and not settings.webhook_replay_enabled:
+        fail(
+            "webhook replay is frozen (SHOP_WEBHOOK_REPLAY_ENABLED=false): nothing replayed; "
+            "unset it to replay, or list what would be replayed with --dry-run"
+        )
     with shop_context(settings) as ctx:
         replayed = ctx.processor.replay(
             actor=operator(actor),

@@ -145,6 +145,11 @@ class ShopSettings(BaseSettings):
     webhook_min_backoff_ms: int = Field(default=1_000, ge=0)
     webhook_max_backoff_ms: int = Field(default=600_000, ge=0)
     webhook_sweep_stale_after_s: float = Field(default=60.0, ge=0)
+    webhook_replay_enabled: bool = Field(
+        default=True,
+        description="false freezes replays: shop webhooks retry refuses (dry runs still list), "
+        "e.g. while a provider is known to be down",
+    )
     # Payment providers' APIs (processing confirms payments there when a base URL is set)
     stripe_api_base: str | None = None
     stripe_api_key: SecretStr | None = None

@@ -172,6 +172,27 @@ def test_webhook_failures_above_the_threshold_page_p1_once_and_ack_is_audited(
     ]
     missing = shop(shop_env, "alerts", "ack", "999")
     assert missing.returncode == 1 and "alert 999 does not exist" in missing.stderr
+    # By rule: every firing alert of it; none firing (it was acknowledged) exits 1.
+    none = shop(shop_env, "alerts", "ack", "--rule", "webhook_failures")
+    assert none.returncode == 1 and "no firing alert of rule 'webhook_failures'" in none.stdout
+    both = shop(shop_env, "alerts", "ack", "7", "--rule", "webhook_failures")
+    assert both.returncode == 2 and "give an alert id or --rule RULE" in both.stderr
+    resolved = shop(shop_env, "alerts", "resolve", "--rule", "webhook_failures", "--json")
+    assert resolved.returncode == 0
+    assert [a["state"] for a in json.loads(resolved.stdout)] == ["resolved"]
+    changes = json.loads(
+        shop(
+            shop_env,
+            "audit",
+            "log",
+            "--action",
+            "alert_acknowledged",
+            "--action",
+            "alert_resolved",
+            "--json",
+        ).stdout
+    )
+    assert [e["action"] for e in changes] == ["alert_acknowledged", "alert_resolved"]
 
 
 def test_a_timed_out_notifier_leaves_the_alert_listed_with_its_failure(

@@ -15,10 +15,11 @@ from harness.runbooks import lint_runbooks, parse_runbook, runbook_files
 from harness.runbooks.lint import HelpCache
 from harness.runbooks.model import Section
 from harness.scenario.loader import load_scenarios
+from harness.scenario.model import RunbookDrill
 
 ROOT = Path(__file__).resolve().parents[3]
 RUNBOOKS = ROOT / "runbooks"
-SCENARIO_IDS = {item.scenario.id for item in load_scenarios([ROOT / "scenarios"])[0]}
+SCENARIOS = {item.scenario.id: item.scenario for item in load_scenarios([ROOT / "scenarios"])[0]}
 HELP = HelpCache()  # real --help answers, asked once per command for the whole module
 
 GOOD = """---
@@ -65,20 +66,31 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def problems(tmp_path: Path, text: str) -> list[tuple[int | None, str]]:
-    (result,) = lint_runbooks([write(tmp_path, text)], SCENARIO_IDS, cache=HELP)
+    """Lint ``text`` as if it were the runbook that provider-api-errors executes."""
+    path = write(tmp_path, text)
+    drill = SCENARIOS["provider-api-errors"].runbook
+    assert isinstance(drill, RunbookDrill)
+    scenarios = {
+        **SCENARIOS,
+        "provider-api-errors": SCENARIOS["provider-api-errors"].model_copy(
+            update={"runbook": drill.model_copy(update={"path": str(path)})}
+        ),
+    }
+    (result,) = lint_runbooks([path], scenarios, root=ROOT, cache=HELP)
     return result.problems
 
 
 def test_the_shipped_runbooks_are_clean() -> None:
     files = runbook_files([RUNBOOKS])
     assert {f.stem for f in files} >= {
+        "audit-tampering",
         "payment-processing-failure",
         "webhook-loop",
         "queue-overload",
         "stock-sync-failure",
         "escalation-policy",
     }
-    results = lint_runbooks(files, SCENARIO_IDS, cache=HELP)
+    results = lint_runbooks(files, SCENARIOS, root=ROOT, cache=HELP)
     assert [(r.path, r.problems) for r in results if r.problems] == []
     for result in results:
         assert result.runbook is not None
@@ -118,6 +130,13 @@ def test_a_good_runbook_parses_into_steps(tmp_path: Path) -> None:
             6,
             "scenario 'no-such-scenario' does not exist",
         ),
+        (
+            "[provider-api-errors]",
+            "[webhook-loop]",
+            6,
+            "scenario 'webhook-loop' does not verify this runbook "
+            "(its runbook: runbooks/webhook-loop.md)",
+        ),
         ("shop audit verify", "shop audit verify | tee out.txt", 33, "needs a shell"),
         ("shop audit verify", "shopx audit verify", 33, "'shopx' is not installed or not on PATH"),
     ],
@@ -154,6 +173,7 @@ def test_the_cli_lints_and_exits_1_on_drift(tmp_path: Path) -> None:
         text=True,
         check=False,
         timeout=300,
+        cwd=ROOT,
     )
     assert clean.returncode == 0, clean.stderr
     assert "ok   " in clean.stdout
@@ -164,6 +184,17 @@ def test_the_cli_lints_and_exits_1_on_drift(tmp_path: Path) -> None:
         text=True,
         check=False,
         timeout=300,
+        cwd=ROOT,
     )
     assert drift.returncode == 1
     assert f"{broken}:27: 'shop webhooks retry' has no option --who" in drift.stderr
+
+
+def test_a_runbook_that_no_scenario_executes_is_not_verified(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    named_only = SCENARIOS["provider-api-errors"].model_copy(update={"runbook": str(path)})
+    scenarios = {**SCENARIOS, "provider-api-errors": named_only}
+    (result,) = lint_runbooks([path], scenarios, root=ROOT, cache=HELP)
+    assert result.problems == [
+        (6, "no scenario named here executes this runbook (give one a runbook drill)")
+    ]

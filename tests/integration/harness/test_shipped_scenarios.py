@@ -30,6 +30,9 @@ def run_with(path: Path, tmp_path: Path, *, time_scale: float, **env: str) -> Sc
     for service in spec["services"].values():
         if "env" in service:
             service["env"] = {**service["env"], **env}
+    if isinstance(spec.get("runbook"), dict):  # a drill: the on-call's shell shares the settings
+        spec["runbook"]["path"] = str(SCENARIOS.parent / spec["runbook"]["path"])
+        spec["runbook"]["env"] = {**spec["runbook"].get("env", {}), **env}
     scenario = Scenario.model_validate(spec)
     runner = ScenarioRunner(LocalProvisioner(time_scale=time_scale), seed=3, time_scale=time_scale)
     return runner.run(LoadedScenario(path, scenario), tmp_path)
@@ -125,7 +128,9 @@ def test_sabotaged_service_fails_the_scenario(
     # The worker must pick the job up before it is killed: that scenario keeps its own pace.
     # The order flood's load is a rate in orders per second: it keeps its own pace too.
     # Alerting evaluates every 0.5 s whatever the scale: those keep their pace as well.
+    # Runbook drills run real commands (seconds each): scenarios with a drill keep their pace.
     own_pace = ("worker-killed", "order-flood", "provider-outage", "webhook-failures", "audit")
+    own_pace += ("provider-api-errors", "webhook-loop", "erp-outage")
     scale = 1.0 if name.startswith(own_pace) else 0.5
     record = run_with(path, tmp_path, time_scale=scale, **env)
     assert record.status == "failed", record.reason

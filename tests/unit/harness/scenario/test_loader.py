@@ -177,3 +177,78 @@ def test_published_schema_matches_the_model() -> None:
     assert published == scenario_schema(), "run: chaosgate schema > docs/scenario.schema.json"
     assert published["additionalProperties"] is False
     assert set(published["required"]) == {"id", "title", "services"}
+
+
+DRILL = """\
+runbook:
+  path: runbooks/webhook-loop.md
+  env: {REDIS_URL: "${services.redis.url}"}
+  compress: 60
+  recovered:
+    name: api healthy
+    probe: {type: http, service: api, path: /health}
+    expect: {equals: 200}
+method:
+  - {name: redis down, at_s: 0, duration_s: 5, fault: {type: proxy_down, proxy: redis}}
+  - {name: diagnose, at_s: 1, runbook: diagnose}
+  - {name: resolve, at_s: 6, runbook: resolve}
+  - {name: roll back, at_s: 8, runbook: rollback}
+"""
+
+
+def test_a_runbook_drill_loads_with_its_phases(tmp_path: Path) -> None:
+    text = VALID.replace("runbook: runbooks/webhook-loop.md\n", "") + DRILL
+    scenario = load_scenario(write(tmp_path, text))
+    assert scenario.runbook_path == "runbooks/webhook-loop.md"
+    assert [s.runbook for s in scenario.method[1:]] == ["diagnose", "resolve", "rollback"]
+    assert load_scenario(write(tmp_path, VALID)).runbook_path == "runbooks/webhook-loop.md"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "  - {name: roll back, at_s: 8, runbook: rollback}\n",
+            "",
+            "the runbook drill needs a method step with runbook: rollback",
+        ),
+        (
+            "resolve, at_s: 6",
+            "resolve, at_s: 0.5",
+            "runbook phases run in order: diagnose, resolve, rollback",
+        ),
+        (
+            "at_s: 8, runbook: rollback",
+            "at_s: 8, runbook: resolve",
+            "more than one runbook: resolve step",
+        ),
+        (
+            "compress: 60",
+            "compress: 60\n  incident_starts: the flood",
+            "runbook.incident_starts names no method step: 'the flood'",
+        ),
+        (
+            "{name: diagnose, at_s: 1, runbook: diagnose}",
+            "{name: diagnose, at_s: 1, duration_s: 3, runbook: diagnose}",
+            "duration_s applies to faults and load only",
+        ),
+        ("runbook: diagnose}", "runbook: diagnosis}", "Input should be 'diagnose', 'resolve'"),
+        (
+            "service: api, path: /health}\n    expect: {equals: 200}\nmethod",
+            "service: web, path: /health}\n    expect: {equals: 200}\nmethod",
+            "runbook.recovered.probe.service names unknown service 'web'",
+        ),
+    ],
+)
+def test_a_broken_drill_is_reported(tmp_path: Path, old: str, new: str, message: str) -> None:
+    text = VALID.replace("runbook: runbooks/webhook-loop.md\n", "") + DRILL
+    assert old in text
+    with pytest.raises(ScenarioInvalid) as info:
+        load_scenario(write(tmp_path, text.replace(old, new)))
+    assert message in str(info.value)
+
+
+def test_runbook_steps_need_a_drill(tmp_path: Path) -> None:
+    text = VALID + "method:\n  - {name: diagnose, at_s: 1, runbook: diagnose}\n"
+    with pytest.raises(ScenarioInvalid, match="method has runbook steps: make runbook a drill"):
+        load_scenario(write(tmp_path, text))
