@@ -45,6 +45,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.queue_limiter")
     session.run("python", "-m", "benchmarks.order_flood")
     session.run("python", "-m", "benchmarks.audit_cost")
+    session.run("python", "-m", "benchmarks.report_render")
     session.run("python", "-m", "benchmarks.chaos_suite")
 
 

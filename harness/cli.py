@@ -28,8 +28,9 @@ from rich.table import Table
 
 from harness import __version__
 from harness.errors import ScenarioInvalid
-from harness.journal import RunRecord
+from harness.journal import RunRecord, ScenarioRecord
 from harness.provision.local import LocalProvisioner
+from harness.report import Redactor, find_journals, relative_logs, write_index, write_reports
 from harness.run import ScenarioInterrupted, ScenarioRunner
 from harness.scenario.loader import LoadedScenario, load_scenarios
 from harness.scenario.schema import scenario_schema
@@ -142,7 +143,9 @@ def run(
         "reports"
     ),
 ) -> None:
-    """Run chaos scenarios against their systems and write the run journal (JSON).
+    """Run chaos scenarios against their systems; write the run journal (JSON), the HTML report,
+    JUnit XML (in DIR/run-*/) and the index of runs (DIR/index.html). Secrets and personal
+    data are redacted from all of them and from the service logs beside them.
 
     Exit 0 when every scenario passed, 1 when one failed, 2 when one errored or a file is broken.
     """
@@ -201,16 +204,28 @@ def run(
     # CI runners stop jobs with SIGTERM: treat it like Ctrl-C, so faults are reverted,
     # rollbacks run and every service is stopped before the process ends.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    redactors = {item.scenario.id: Redactor.for_scenario(item.scenario) for item in loaded}
+
+    def keep(result: ScenarioRecord) -> None:
+        """Redact the scenario's record and every log it left, then add it to the journal."""
+        redactor = redactors.get(result.id, Redactor())
+        for path in (run_dir / result.id).rglob("*.log"):
+            redactor.file(path)
+        for log in result.services.values():
+            redactor.file(Path(log))
+        record.scenarios.append(redactor.value(result))
+        relative_logs(record, run_dir)
+        record.write(run_dir / "journal.json")
+
     try:
         with progress:
             for item in loaded:
                 scenario_dir = run_dir / item.scenario.id
-                record.scenarios.append(runner.run(item, scenario_dir))
-                record.write(run_dir / "journal.json")
+                keep(runner.run(item, scenario_dir))
                 progress.advance(suite)
     except ScenarioInterrupted as stop:
         interrupted = True
-        record.scenarios.append(stop.record)
+        keep(stop.record)
         err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
     except KeyboardInterrupt:
         interrupted = True
@@ -221,10 +236,63 @@ def run(
     record.finished_at = time.time()
     record.write(run_dir / "journal.json")
     _summary(record)
+    try:
+        html, junit = write_reports(run_dir / "journal.json")
+        index = write_index(report_dir)
+    except Exception as exc:  # the journal is written: a report bug must not hide the verdict
+        err.print(
+            f"error: the reports were not written ({type(exc).__name__}: {exc}); the journal "
+            f"is at {run_dir / 'journal.json'}: 'chaosgate report {run_dir}' renders them again",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_ERRORED) from None
+    out.print(f"report: {html}  junit: {junit}  runs: {index}", highlight=False, soft_wrap=True)
     if interrupted or record.status == "errored":
         raise typer.Exit(EXIT_ERRORED)
     if record.status == "failed":
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def report(
+    journals: Annotated[
+        list[Path],
+        typer.Argument(help="journal.json files, run directories or report directories"),
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="write here (DIR/<run>/report.html, DIR/index.html); default: beside"
+        ),
+    ] = None,
+) -> None:
+    """Render the HTML report and JUnit XML of runs again from their journals, and the index of
+    the runs in each report directory."""
+    found = find_journals(journals)
+    if not found:
+        err.print(
+            f"error: no journal.json under {', '.join(map(str, journals))}; give a journal, "
+            "a run directory (reports/run-*) or a report directory (reports)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_ERRORED)
+    indexes: set[Path] = set()
+    for journal in found:
+        target = out_dir / journal.parent.name if out_dir is not None else None
+        try:
+            html, junit = write_reports(journal, target)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            err.print(
+                f"bad  {journal}: not a chaosgate journal ({exc})", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(EXIT_ERRORED) from None
+        if target is not None and (target / "journal.json").resolve() != journal.resolve():
+            (target / "journal.json").write_text(journal.read_text())  # the index reads it
+        out.print(f"ok   {html}  {junit}", highlight=False, soft_wrap=True)
+        indexes.add(out_dir if out_dir is not None else journal.parent.parent)
+    for directory in sorted(indexes):
+        out.print(f"runs {write_index(directory)}", highlight=False, soft_wrap=True)
 
 
 runbooks_app = typer.Typer(help="Runbooks: check them offline.", no_args_is_help=True)

@@ -46,6 +46,8 @@ class ActiveFault:
     fired: bool | None = False  # None: known only once reverted
     #: a promise the system broke while it was in force (e.g. a load's requests failed)
     broken: str | None = None
+    #: numbers over time it measured, name -> [[unix time, value]] (a load's latencies)
+    series: dict[str, list[list[float]]] = field(default_factory=dict)
 
 
 def _toxiproxy(stack: Stack) -> ToxiproxyClient:

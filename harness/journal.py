@@ -20,6 +20,7 @@ __all__ = [
     "AssertionRecord",
     "CheckRecord",
     "InvariantRecord",
+    "MetricSeries",
     "RunRecord",
     "RunbookRecord",
     "RunbookStepRecord",
@@ -64,6 +65,22 @@ class AssertionRecord:
     observed: Any = None
     why: str = ""
     at_s: float | None = None
+    #: every sample, [at_s, observed, ok] (numbers are charted; capped at SERIES_CAP samples)
+    series: list[list[Any]] = field(default_factory=list)
+
+
+SERIES_CAP = 2000  # samples kept per series; reports draw fewer
+
+
+@dataclass
+class MetricSeries:
+    """A number over the scenario's time, for the report: a scenario's ``metrics`` sampled
+    while the method ran, or a load's stats (latency percentiles, requests per second)."""
+
+    name: str
+    unit: str = ""
+    source: str = ""  # "metric", or the step that measured it ("load: flash sale")
+    points: list[list[float | None]] = field(default_factory=list)  # [at_s, value]
 
 
 @dataclass
@@ -138,12 +155,15 @@ class ScenarioRecord:
     reason: str = ""
     started_at: float = 0.0
     duration_s: float = 0.0
+    method_started_s: float | None = None  # on the scenario's clock, like every *_s below
+    method_ended_s: float | None = None
     steady_state_before: list[CheckRecord] = field(default_factory=list)
     steady_state_after: list[CheckRecord] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     assertions: list[AssertionRecord] = field(default_factory=list)
     invariants: list[InvariantRecord] = field(default_factory=list)
     runbook_drill: RunbookRecord | None = None
+    metrics: list[MetricSeries] = field(default_factory=list)
     rollbacks: list[StepRecord] = field(default_factory=list)
     services: dict[str, str] = field(default_factory=dict)  # name -> log file
     teardown_problems: list[str] = field(default_factory=list)

@@ -18,7 +18,16 @@ from harness.provision.process import ManagedProcess
 from harness.provision.templates import TemplateContext, resolve
 from harness.scenario.model import LocustLoad
 
-__all__ = ["LoadError", "read_stats", "start_load"]
+__all__ = ["LoadError", "read_history", "read_stats", "start_load"]
+
+#: Locust's stats history columns charted in the report, and their names there
+_HISTORY = {
+    "Requests/s": "requests/s",
+    "Failures/s": "failures/s",
+    "50%": "p50 latency (ms)",
+    "95%": "p95 latency (ms)",
+    "99%": "p99 latency (ms)",
+}
 
 
 SHAPE_FILE = Path(__file__).with_name("loadshape.py")
@@ -51,6 +60,30 @@ def read_stats(stats_csv: Path) -> dict[str, float]:
         "p95_ms": number("95%"),
         "p99_ms": number("99%"),
     }
+
+
+def read_history(history_csv: Path) -> dict[str, list[list[float]]]:
+    """The ``Aggregated`` rows of Locust's ``*_stats_history.csv`` (one per second) as series
+    of [unix time, value]; missing or empty: no series. Percentiles Locust reports as ``N/A``
+    (no request yet) are left out."""
+    series: dict[str, list[list[float]]] = {name: [] for name in _HISTORY.values()}
+    try:
+        with history_csv.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("Name") != "Aggregated":
+                    continue
+                try:
+                    at = float(row["Timestamp"])
+                except (KeyError, ValueError):
+                    continue
+                for column, name in _HISTORY.items():
+                    try:
+                        series[name].append([at, float(row[column])])
+                    except (KeyError, ValueError):
+                        continue
+    except OSError:
+        return {}
+    return {name: points for name, points in series.items() if points}
 
 
 def hash_key(text: str) -> int:
@@ -154,6 +187,7 @@ def start_load(
                     f"({rate:.1%}, at most {load.max_failure_rate:.1%} allowed); see {out}"
                 )
         active.evidence, active.fired = evidence, fired
+        active.series = read_history(out / "locust_stats_history.csv")
 
     active.revert = finish
     active.fired = None

@@ -21,8 +21,10 @@ from harness.errors import HarnessError, RunbookInvalid
 from harness.faults import ActiveFault, apply_fault
 from harness.invariants import check_invariant, describe
 from harness.journal import (
+    SERIES_CAP,
     AssertionRecord,
     CheckRecord,
+    MetricSeries,
     RunbookRecord,
     ScenarioRecord,
     Status,
@@ -36,7 +38,7 @@ from harness.runbooks.model import Runbook
 from harness.runbooks.parser import front_matter_line, parse_runbook
 from harness.runbooks.verify import RunbookDrill
 from harness.scenario.loader import LoadedScenario
-from harness.scenario.model import Action, Assertion, Check, Scenario, Step
+from harness.scenario.model import Action, Assertion, Check, Metric, Scenario, Step
 from harness.scenario.model import RunbookDrill as RunbookDrillSpec
 
 __all__ = ["ScenarioInterrupted", "ScenarioRunner"]
@@ -259,6 +261,7 @@ class ScenarioRunner:
         s = self._scale
         steps = scenario.method
         begin = self._time.now()
+        record.method_started_s = round(begin, 3)
         pending = sorted(enumerate(steps), key=lambda item: (item[1].at_s, item[0]))
         endings: list[tuple[float, StepRecord, ActiveFault]] = []
         states = [self._assertion_state(a, begin) for a in scenario.assertions]
@@ -275,9 +278,20 @@ class ScenarioRunner:
         ]
         drill = self._drill(scenario, runbook, record, stack, snapshot, stop)
         phases: list[threading.Thread] = []
+        samplers = []
+        for i, metric in enumerate(scenario.metrics):
+            series = MetricSeries(metric.name, metric.unit, "metric")
+            record.metrics.append(series)
+            samplers.append(
+                threading.Thread(
+                    target=self._measure,
+                    args=(metric, series, stack, snapshot, stop),
+                    name=f"cg-metric-{i}",
+                )
+            )
         incident = self._incident_step(scenario)
-        for watcher in watchers:
-            watcher.start()
+        for thread in [*watchers, *samplers]:
+            thread.start()
         try:
             # The method ends when every step has run, every timed fault is reverted and every
             # assertion is decided; faults without a duration are reverted with the rollbacks.
@@ -299,19 +313,37 @@ class ScenarioRunner:
                 for end_at, step_record, active in list(endings):
                     if end_at <= now:
                         endings.remove((end_at, step_record, active))
-                        self._revert_one(step_record, active)
+                        self._revert_one(step_record, active, record)
                 waiting = [begin + st.at_s * s for _, st in pending] + [e for e, _, _ in endings]
                 deciding = any(w.is_alive() for w in [*watchers, *phases])
                 if not waiting and not deciding:
                     if drill is not None:
                         drill.finish()
+                    record.method_ended_s = round(self._time.now(), 3)
                     return
                 wake = min(waiting) - self._time.now() if waiting else _POLL_S
                 self._time.sleep(max(0.0, min(wake, _POLL_S)))
         finally:
             stop.set()
-            for thread in [*watchers, *phases]:
+            for thread in [*watchers, *phases, *samplers]:
                 thread.join()
+
+    def _measure(
+        self,
+        metric: Metric,
+        series: MetricSeries,
+        stack: Stack,
+        snapshot: list[TemplateContext],
+        stop: threading.Event,
+    ) -> None:
+        """Sample a metric for the report until the method ends; a failing probe is a gap."""
+        try:
+            while not stop.is_set() and len(series.points) < SERIES_CAP:
+                value = observe(metric.probe, stack, snapshot[0]).value
+                series.points.append([round(self._time.now(), 3), _number(value)])
+                stop.wait(metric.interval_s * self._scale)
+        except Exception:  # a chart is not worth a run: log it and stop sampling
+            log.exception("metric %s: unexpected error", metric.name)
 
     def _drill(
         self,
@@ -462,6 +494,8 @@ class ScenarioRunner:
         ok, why = judge(st.spec.check.expect, observation)
         st.record.samples += 1
         st.record.observed, st.record.why, st.record.at_s = observation.value, why, now
+        if len(st.record.series) < SERIES_CAP:
+            st.record.series.append([round(now, 3), _number(observation.value), ok])
         kind = st.spec.type
         if kind == "eventually" and ok:
             st.record.status, st.done = "passed", True
@@ -478,12 +512,21 @@ class ScenarioRunner:
         if st.next_at <= now and not st.done:
             st.next_at = st.end
 
-    def _revert_one(self, step: StepRecord, active: ActiveFault) -> None:
+    def _revert_one(self, step: StepRecord, active: ActiveFault, record: ScenarioRecord) -> None:
         try:
             active.revert()
             step.ended_s = self._time.now()
             step.fired, step.evidence = active.fired, list(active.evidence)
             step.broken = active.broken
+            for name, points in active.series.items():  # unix times -> the scenario's clock
+                record.metrics.append(
+                    MetricSeries(
+                        name,
+                        "",
+                        f"{step.kind}: {step.name}",
+                        [[round(at - record.started_at, 3), value] for at, value in points],
+                    )
+                )
         except Exception as exc:
             step.ended_s = self._time.now()  # tried once; never again at teardown
             step.status, step.detail = "errored", f"{step.detail}; revert failed: {exc}"
@@ -492,7 +535,7 @@ class ScenarioRunner:
         while faults:
             step, active = faults.pop()
             if step.ended_s is None:
-                self._revert_one(step, active)
+                self._revert_one(step, active, record)
             if step.status == "errored":
                 record.teardown_problems.append(step.detail)
 
@@ -522,6 +565,15 @@ class ScenarioRunner:
             if inv.status != "passed":
                 return "failed", f"invariant {inv.name!r} ({inv.type}) broken: {describe(inv)}"
         return "passed", ""
+
+
+def _number(value: object) -> float | None:
+    """A probe's value as a number for charts; None when it is not one."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return None
 
 
 class ScenarioInterrupted(KeyboardInterrupt):

@@ -27,6 +27,7 @@ __all__ = [
     "KillFault",
     "LoadStage",
     "LocustLoad",
+    "Metric",
     "PauseFault",
     "Probe",
     "PrometheusProbe",
@@ -472,6 +473,16 @@ class UniqueInvariant(_Model):
 Invariant = Annotated[ExactlyOnceInvariant | UniqueInvariant, Field(discriminator="type")]
 
 
+class Metric(_Model):
+    """A number sampled for the report while the method runs (charted with the fault windows):
+    queue depth, webhook success rate, alerts fired. Never judged: assertions do that."""
+
+    name: str = Field(min_length=1)
+    probe: Probe
+    unit: str = Field(default="", description="shown on the chart, e.g. jobs, %, ms")
+    interval_s: PositiveSeconds = Field(default=1.0, description="sampling period (scaled)")
+
+
 class RunbookDrill(_Model):
     """The runbook this scenario executes under its fault: the method's ``runbook`` steps say
     when each phase runs; ``recovered`` says when the incident is over.
@@ -519,6 +530,9 @@ class Scenario(_Model):
     invariants: list[Invariant] = Field(
         default_factory=list,
         description="checked after the method against the harness's history of operations",
+    )
+    metrics: list[Metric] = Field(
+        default_factory=list, description="sampled while the method runs, for the report's charts"
     )
     rollbacks: list[Action] = Field(
         default_factory=list, description="always run at the end, after faults are reverted"
@@ -605,6 +619,8 @@ class Scenario(_Model):
         for i, step in enumerate(self.method):
             thing = step.fault or step.action or step.load
             refs.append((f"method.{i}.service", getattr(thing, "service", None)))
+        for i, metric in enumerate(self.metrics):
+            refs.append((f"metrics.{i}.probe.service", getattr(metric.probe, "service", None)))
         if isinstance(self.runbook, RunbookDrill):
             probe = self.runbook.recovered.probe
             refs.append(("runbook.recovered.probe.service", getattr(probe, "service", None)))

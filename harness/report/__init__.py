@@ -1,0 +1,97 @@
+"""Reports rendered from a run's journal: ``report.html`` (self-contained), ``junit.xml``, and the
+``index.html`` of a report directory. The journal (``journal.json``) is the source of truth;
+``chaosgate report`` renders again from it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from harness.journal import RunRecord
+from harness.report.html import read_journal, render_index, render_run
+from harness.report.junit import render_junit
+from harness.report.redact import Redactor
+
+__all__ = [
+    "Redactor",
+    "find_journals",
+    "load_journal",
+    "read_journal",
+    "relative_logs",
+    "render_index",
+    "render_junit",
+    "render_run",
+    "write_index",
+    "write_reports",
+]
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def relative_logs(record: RunRecord, run_dir: Path) -> None:
+    """Service log paths relative to the run directory, so a report directory can move."""
+    for scenario in record.scenarios:
+        scenario.services = {n: _inside(p, run_dir) for n, p in scenario.services.items()}
+
+
+def _inside(path: str, run_dir: Path) -> str:
+    """``path`` relative to ``run_dir`` when it is in it (relative or absolute), else as is."""
+    rel = os.path.relpath(Path(path).absolute(), run_dir.absolute())
+    return path if rel.startswith("..") else rel
+
+
+def load_journal(path: Path) -> dict[str, Any]:
+    """A journal ready to render: its service log paths resolved against its directory."""
+    journal = read_journal(path)
+    base = path.parent
+    for scenario in journal.get("scenarios", []):
+        scenario["services"] = {
+            name: str(base / path) if not Path(path).is_absolute() else path
+            for name, path in scenario.get("services", {}).items()
+        }
+    return journal
+
+
+def write_reports(journal_path: Path, out_dir: Path | None = None) -> tuple[Path, Path]:
+    """``report.html`` and ``junit.xml`` for one journal, beside it or in ``out_dir``."""
+    journal = load_journal(journal_path)
+    out = out_dir or journal_path.parent
+    html, junit = out / "report.html", out / "junit.xml"
+    _write(html, render_run(journal))
+    _write(junit, render_junit(journal))
+    return html, junit
+
+
+def find_journals(paths: list[Path]) -> list[Path]:
+    """Journals named, in run directories named, or in report directories named."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_file():
+            found.append(path)
+        elif (path / "journal.json").is_file():
+            found.append(path / "journal.json")
+        elif path.is_dir():
+            found.extend(sorted(path.glob("*/journal.json")))
+    return found
+
+
+def write_index(report_dir: Path) -> Path:
+    """``index.html`` of every run under ``report_dir`` (each ``*/journal.json``); journals
+    that do not parse are left out."""
+    runs = []
+    for journal in sorted(report_dir.glob("*/journal.json")):
+        try:
+            data = read_journal(journal)
+        except (OSError, ValueError):
+            continue
+        href = f"{journal.parent.name}/report.html"
+        runs.append((href, data))
+    index = report_dir / "index.html"
+    _write(index, render_index(runs))
+    return index
