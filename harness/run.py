@@ -36,10 +36,9 @@ from harness.provision.backend import Provisioner, Stack
 from harness.provision.templates import TemplateContext
 from harness.runbooks.model import Runbook
 from harness.runbooks.parser import front_matter_line, parse_runbook
-from harness.runbooks.verify import RunbookDrill
+from harness.runbooks.verify import DrillRunner
 from harness.scenario.loader import LoadedScenario
-from harness.scenario.model import Action, Assertion, Check, Metric, Scenario, Step
-from harness.scenario.model import RunbookDrill as RunbookDrillSpec
+from harness.scenario.model import Action, Assertion, Check, Metric, RunbookDrill, Scenario, Step
 
 __all__ = ["ScenarioInterrupted", "ScenarioRunner"]
 
@@ -224,12 +223,10 @@ class ScenarioRunner:
             records.append(CheckRecord(check.name, ok, observation.value, why, self._time.now()))
         return records
 
-    def _runbook(
-        self, spec: str | RunbookDrillSpec | None, record: ScenarioRecord
-    ) -> Runbook | None:
+    def _runbook(self, spec: str | RunbookDrill | None, record: ScenarioRecord) -> Runbook | None:
         """Parse the drill's runbook before anything starts: a broken runbook errors the
         scenario with every problem at its line."""
-        if not isinstance(spec, RunbookDrillSpec):
+        if not isinstance(spec, RunbookDrill):
             return None
         runbook = parse_runbook(Path(spec.path))
         if record.id not in runbook.front.scenarios:
@@ -353,11 +350,11 @@ class ScenarioRunner:
         stack: Stack,
         snapshot: list[TemplateContext],
         stop: threading.Event,
-    ) -> RunbookDrill | None:
+    ) -> DrillRunner | None:
         spec = scenario.runbook
         if runbook is None or record.runbook_drill is None:
             return None
-        assert isinstance(spec, RunbookDrillSpec)
+        assert isinstance(spec, RunbookDrill)
         check = spec.recovered
 
         def recovered() -> tuple[bool, object, str]:
@@ -365,7 +362,7 @@ class ScenarioRunner:
             ok, why = judge(check.expect, observation)
             return ok, observation.value, why
 
-        return RunbookDrill(
+        return DrillRunner(
             runbook,
             record.runbook_drill,
             env=spec.env,
@@ -381,14 +378,14 @@ class ScenarioRunner:
     @staticmethod
     def _incident_step(scenario: Scenario) -> str | None:
         spec = scenario.runbook
-        if not isinstance(spec, RunbookDrillSpec):
+        if not isinstance(spec, RunbookDrill):
             return None
         if spec.incident_starts is not None:
             return spec.incident_starts
         return next((st.name for st in scenario.method if st.fault or st.load), None)
 
     def _phase(
-        self, drill: RunbookDrill, step: Step, earlier: list[threading.Thread]
+        self, drill: DrillRunner, step: Step, earlier: list[threading.Thread]
     ) -> threading.Thread:
         """Start a runbook phase on its own thread, after the phases before it."""
         assert step.runbook is not None

@@ -1,7 +1,7 @@
 """Execute a runbook under a scenario's fault: run each step's commands as the on-call would,
 judge them against the runbook's own expectations, and time the incident.
 
-A :class:`RunbookDrill` runs phases in order — ``diagnose`` (Symptoms and Diagnosis), ``resolve``
+A :class:`DrillRunner` runs phases in order — ``diagnose`` (Symptoms and Diagnosis), ``resolve``
 (Resolution, then wait for recovery), ``rollback`` — each when the scenario's timeline says. A
 failed step is reported at its file and line: the command's line for a command that could not
 run or exited wrongly, the step's fence for an expectation about its output. Diagnosis runs every
@@ -30,7 +30,7 @@ from harness.journal import (
 from harness.provision.templates import TemplateContext
 from harness.runbooks.model import Runbook, Section, Step
 
-__all__ = ["PHASES", "RunbookDrill", "excerpt"]
+__all__ = ["PHASES", "DrillRunner", "excerpt"]
 
 PHASES: dict[str, tuple[Section, ...]] = {
     "diagnose": (Section.SYMPTOMS, Section.DIAGNOSIS),
@@ -58,7 +58,7 @@ class _Judged:
     line: int  # where the failure points
 
 
-class RunbookDrill:
+class DrillRunner:
     """One runbook executed during one scenario run.
 
     Parameters:

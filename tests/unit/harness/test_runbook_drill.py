@@ -15,7 +15,7 @@ import pytest
 from harness.journal import RunbookRecord
 from harness.provision.templates import TemplateContext
 from harness.runbooks import parse_runbook
-from harness.runbooks.verify import RunbookDrill, excerpt
+from harness.runbooks.verify import DrillRunner, excerpt
 
 PY = shlex.quote(sys.executable)
 
@@ -72,7 +72,7 @@ def drill(
     target_s: float = 60.0,
     env: dict[str, str] | None = None,
     stop: threading.Event | None = None,
-) -> RunbookDrill:
+) -> DrillRunner:
     path = tmp_path / "demo.md"
     path.write_text(text)
     runbook = parse_runbook(path)
@@ -85,7 +85,7 @@ def drill(
 
     record = RunbookRecord(str(path), "demo", "P1", "30m", target_s)
     context = TemplateContext({}, {}, str(tmp_path), 1, 1.0, {"token": "t0k"})
-    return RunbookDrill(
+    return DrillRunner(
         runbook,
         record,
         env=env or {},
@@ -99,7 +99,7 @@ def drill(
     )
 
 
-def run_all(d: RunbookDrill) -> None:
+def run_all(d: DrillRunner) -> None:
     d.mark_incident(0.0)
     for phase in ("diagnose", "resolve", "rollback"):
         d.run_phase(phase)
