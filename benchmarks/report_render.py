@@ -60,7 +60,8 @@ def main() -> None:
         if journal_path is None:
             run_dir = Path(tmp) / "run"
             run = typical_run(run_dir)
-            relative_logs(run, run_dir)
+            for scenario in run.scenarios:
+                relative_logs(scenario, run_dir)
             run.write(run_dir / "journal.json")
             journal_path, source = run_dir / "journal.json", "synthetic: 12 scenarios"
         else:

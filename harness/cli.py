@@ -209,12 +209,15 @@ def run(
     def keep(result: ScenarioRecord) -> None:
         """Redact the scenario's record and every log it left, then add it to the journal."""
         redactor = redactors.get(result.id, Redactor())
-        for path in (run_dir / result.id).rglob("*.log"):
-            redactor.file(path)
-        for log in result.services.values():
-            redactor.file(Path(log))
-        record.scenarios.append(redactor.value(result))
-        relative_logs(record, run_dir)
+        logs = {
+            p.resolve()
+            for p in [*(run_dir / result.id).rglob("*.log"), *map(Path, result.services.values())]
+        }
+        for log in logs:  # once each: service logs mostly live under the scenario's directory
+            redactor.file(log)
+        kept = redactor.value(result)
+        relative_logs(kept, run_dir)
+        record.scenarios.append(kept)
         record.write(run_dir / "journal.json")
 
     try:

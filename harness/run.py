@@ -35,7 +35,7 @@ from harness.probes import judge, observe
 from harness.provision.backend import Provisioner, Stack
 from harness.provision.templates import TemplateContext
 from harness.runbooks.model import Runbook
-from harness.runbooks.parser import front_matter_line, parse_runbook
+from harness.runbooks.parser import parse_runbook
 from harness.runbooks.verify import DrillRunner
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.model import Action, Assertion, Check, Metric, RunbookDrill, Scenario, Step
@@ -230,10 +230,14 @@ class ScenarioRunner:
             return None
         runbook = parse_runbook(Path(spec.path))
         if record.id not in runbook.front.scenarios:
-            line = front_matter_line(Path(spec.path).read_text(), "scenarios")
             raise RunbookInvalid(
                 spec.path,
-                [(line, f"scenario {record.id!r} executes this runbook but is not in scenarios:")],
+                [
+                    (
+                        runbook.keys.get("scenarios"),
+                        f"scenario {record.id!r} executes this runbook but is not in scenarios:",
+                    )
+                ],
             )
         target_s = runbook.front.time_to_resolve_s / spec.compress * self._scale
         record.runbook_drill = RunbookRecord(

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from harness.journal import RunRecord
+from harness.journal import ScenarioRecord
 from harness.report.html import read_journal, render_index, render_run
 from harness.report.junit import render_junit
 from harness.report.redact import Redactor
@@ -34,10 +34,9 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def relative_logs(record: RunRecord, run_dir: Path) -> None:
+def relative_logs(scenario: ScenarioRecord, run_dir: Path) -> None:
     """Service log paths relative to the run directory, so a report directory can move."""
-    for scenario in record.scenarios:
-        scenario.services = {n: _inside(p, run_dir) for n, p in scenario.services.items()}
+    scenario.services = {n: _inside(p, run_dir) for n, p in scenario.services.items()}
 
 
 def _inside(path: str, run_dir: Path) -> str:

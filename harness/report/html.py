@@ -16,7 +16,6 @@ from harness.report import svg
 __all__ = ["LOG_TAIL_BYTES", "render_index", "render_run"]
 
 LOG_TAIL_BYTES = 12_000  # of each service's log, embedded collapsed
-_OUTPUT_CHARS = 4_000
 
 _env = Environment(
     loader=PackageLoader("harness.report", "templates"),
@@ -25,7 +24,6 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["when"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts or 0))
-_env.filters["tojson_short"] = lambda v: _short_json(v)
 
 
 def _svg(text: str) -> Markup:
@@ -36,6 +34,9 @@ def _svg(text: str) -> Markup:
 def _short_json(value: Any, limit: int = 300) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_env.filters["tojson_short"] = _short_json
 
 
 def _log_tail(path: str) -> str:
@@ -103,12 +104,6 @@ def _scenario_view(scenario: dict[str, Any]) -> dict[str, Any]:
         {**a, "spark": _svg(svg.sparkline(a.get("series", [])))}
         for a in scenario.get("assertions", [])
     ]
-    drill = scenario.get("runbook_drill")
-    if drill:
-        for step in drill.get("steps", []):
-            for command in step.get("commands", []):
-                out = command.get("output", "")
-                command["output"] = out if len(out) <= _OUTPUT_CHARS else "…" + out[-_OUTPUT_CHARS:]
     return {
         **scenario,
         "timeline": _svg(svg.timeline(bands, _marks(scenario), span)),

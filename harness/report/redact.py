@@ -60,13 +60,6 @@ class Redactor:
         the runbook drill's shell."""
         return cls(_secret_values(_environments(scenario.model_dump(mode="python"))))
 
-    @classmethod
-    def for_scenarios(cls, scenarios: Iterable[Scenario]) -> Redactor:
-        found: set[str] = set()
-        for scenario in scenarios:
-            found.update(_secret_values(_environments(scenario.model_dump(mode="python"))))
-        return cls(found)
-
     def text(self, text: str) -> str:
         if self._literal is not None:
             text = self._literal.sub(REDACTED, text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import TypeVar
 
 __all__ = ["Band", "Mark", "line_chart", "sparkline", "timeline", "trend"]
 
@@ -15,6 +16,7 @@ WIDTH = 900
 _LEFT = 190  # room for lane labels
 _RIGHT = 12
 _MAX_POINTS = 300  # per series drawn; more are thinned (the journal keeps them all)
+T = TypeVar("T")
 
 COLOURS = {
     "fault": "#d9534f",
@@ -115,12 +117,12 @@ def timeline(bands: Sequence[Band], marks: Sequence[Mark], span: float) -> str:
     return "".join(parts)
 
 
-def _thin(points: Sequence[Sequence[float | None]]) -> list[tuple[float, float | None]]:
-    pts = [(float(p[0]), p[1]) for p in points if p[0] is not None]
-    if len(pts) <= _MAX_POINTS:
-        return pts
-    step = len(pts) / _MAX_POINTS
-    return [pts[int(i * step)] for i in range(_MAX_POINTS)] + [pts[-1]]
+def _thin(points: list[T]) -> list[T]:
+    """At most _MAX_POINTS (+ the last) of ``points``, evenly spread."""
+    if len(points) <= _MAX_POINTS:
+        return points
+    step = len(points) / _MAX_POINTS
+    return [points[int(i * step)] for i in range(_MAX_POINTS)] + [points[-1]]
 
 
 def line_chart(
@@ -133,7 +135,7 @@ def line_chart(
     """A metric over the scenario's time; fault and load windows shaded behind it. A value of
     None (the probe failed) breaks the line."""
     height, top, bottom = 110, 18, 22
-    pts = _thin(points)
+    pts = _thin([(float(p[0]), p[1]) for p in points if p[0] is not None])
     values = [v for _, v in pts if v is not None]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     if high == low:
@@ -197,9 +199,7 @@ def sparkline(samples: Sequence[Sequence[object]], width: int = 160, height: int
     ]
     if not pts:
         return ""
-    if len(pts) > _MAX_POINTS:
-        step = len(pts) / _MAX_POINTS
-        pts = [pts[int(i * step)] for i in range(_MAX_POINTS)] + [pts[-1]]
+    pts = _thin(pts)
     t0, t1 = pts[0][0], pts[-1][0]
     lo, hi = min(p[1] for p in pts), max(p[1] for p in pts)
     hi = hi if hi != lo else lo + 1

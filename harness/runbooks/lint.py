@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.commands import last_words
 from harness.errors import RunbookInvalid
 from harness.runbooks.model import Runbook
-from harness.runbooks.parser import front_matter_line, parse_runbook
+from harness.runbooks.parser import parse_runbook
 from harness.scenario.model import RunbookDrill, Scenario
 
 __all__ = ["HelpCache", "LintResult", "lint_runbooks"]
@@ -96,7 +96,7 @@ def _scenario_problems(
     path: Path, runbook: Runbook, scenarios: Mapping[str, Scenario], root: Path
 ) -> list[tuple[int | None, str]]:
     """Each scenario the runbook names exists and verifies it; one of them executes it."""
-    at = front_matter_line(path.read_text(), "scenarios")
+    at = runbook.keys.get("scenarios")
     known = ", ".join(sorted(scenarios)) or "none"
     problems: list[tuple[int | None, str]] = []
     drilled = False

@@ -141,6 +141,7 @@ class Runbook:
     front: FrontMatter
     steps: list[Step]
     sections: dict[Section, int]  # section -> line of its heading
+    keys: dict[str, int] = field(default_factory=dict)  # front matter key -> its line
 
     def in_section(self, section: Section) -> list[Step]:
         return [s for s in self.steps if s.section is section]

@@ -22,7 +22,7 @@ from harness.runbooks.model import (
     parse_duration_s,
 )
 
-__all__ = ["front_matter_line", "parse_runbook", "runbook_files"]
+__all__ = ["parse_runbook", "runbook_files"]
 
 _ATTRIBUTES = {
     "step",
@@ -43,15 +43,15 @@ def runbook_files(paths: list[Path]) -> list[Path]:
     return [p for p in found if p.name.lower() != "readme.md"]
 
 
-def front_matter_line(text: str, key: str) -> int | None:
-    """The line of ``key:`` in the front matter (1-based), if it is there."""
-    lines = text.split("\n")
-    for number, line in enumerate(lines[1:], start=2):
-        if line.strip() == "---":
-            return None
-        if re.match(rf"{re.escape(key)}\s*:", line):
-            return number
-    return None
+def _key_lines(text: str, length: int) -> dict[str, int]:
+    """The line (1-based) of each top-level key of the front matter, which takes ``length``
+    lines from the top."""
+    lines = text.split("\n")[1 : max(1, length - 1)]
+    found: dict[str, int] = {}
+    for number, line in enumerate(lines, start=2):
+        if match := re.match(r"([A-Za-z_][\w-]*)\s*:", line):
+            found.setdefault(match[1], number)
+    return found
 
 
 def _front_matter(text: str, problems: list[tuple[int | None, str]]) -> tuple[Any, int]:
@@ -167,6 +167,7 @@ def parse_runbook(path: Path) -> Runbook:
         raise RunbookInvalid(str(path), [(None, f"cannot read the file: {exc.strerror}")]) from None
     problems: list[tuple[int | None, str]] = []
     raw_front, skipped = _front_matter(text, problems)
+    keys = _key_lines(text, skipped)
     front: FrontMatter | None = None
     if raw_front is not None:
         try:
@@ -174,7 +175,7 @@ def parse_runbook(path: Path) -> Runbook:
         except ValidationError as exc:
             for error in exc.errors():
                 where = ".".join(str(p) for p in error["loc"]) or "front matter"
-                at = front_matter_line(text, str(error["loc"][0])) if error["loc"] else None
+                at = keys.get(str(error["loc"][0])) if error["loc"] else None
                 problems.append((at or 2, f"front matter {where}: {error['msg']}"))
     body = "\n".join(text.split("\n")[skipped:])
     sections: dict[Section, int] = {}
@@ -215,4 +216,4 @@ def parse_runbook(path: Path) -> Runbook:
         seen.setdefault(step.id, step.line)
     if problems or front is None:
         raise RunbookInvalid(str(path), problems)
-    return Runbook(str(path), front, steps, sections)
+    return Runbook(str(path), front, steps, sections, keys)

@@ -148,9 +148,12 @@ class DrillRunner:
     def finish(self) -> None:
         """Decide the drill from its steps and its recovery (after every phase ran)."""
         rec = self.record
-        failed = [s for s in rec.steps if s.verdict == "failed"]
-        if failed:
-            rec.status, rec.why = "failed", failed[0].why
+        failed = next((s for s in rec.steps if s.verdict == "failed"), None)
+        missed = next(
+            (s for s in rec.steps if s.verdict == "not run" and s.kind == "commands"), None
+        )
+        if failed is not None:
+            rec.status, rec.why = "failed", failed.why
         elif rec.recovered_at_s is None:
             rec.status = "failed"
             rec.why = rec.why or f"{self.runbook.path}: the incident never recovered"
@@ -160,9 +163,8 @@ class DrillRunner:
                 f"{self.runbook.path}: time to resolve {rec.time_to_resolve_s:.1f} s is over the "
                 f"target {rec.target_s:.1f} s ({rec.target}, scaled)"
             )
-        elif any(s.verdict == "not run" and s.kind == "commands" for s in rec.steps):
+        elif missed is not None:
             rec.status = "failed"
-            missed = next(s for s in rec.steps if s.verdict == "not run" and s.kind == "commands")
             rec.why = f"{missed.location}: step {missed.id} never ran ({missed.why or 'no phase'})"
         else:
             rec.status, rec.why = "passed", ""

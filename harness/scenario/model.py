@@ -8,6 +8,7 @@ in seconds and says so in its name (``*_s``); the run's time scale multiplies th
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -581,11 +582,11 @@ class Scenario(_Model):
                 else []
             )
         problems = []
-        counted: list[str] = [step.runbook for step in self.method if step.runbook is not None]
+        counted = Counter(step.runbook for step in self.method if step.runbook is not None)
         for phase in ("diagnose", "resolve", "rollback"):
             if phase not in phases:
                 problems.append(f"the runbook drill needs a method step with runbook: {phase}")
-            elif counted.count(phase) > 1:
+            elif counted[phase] > 1:
                 problems.append(f"method has more than one runbook: {phase} step")
         at = [phases[p].at_s for p in ("diagnose", "resolve", "rollback") if p in phases]
         if at != sorted(at):

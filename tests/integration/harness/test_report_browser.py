@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,29 +19,17 @@ from playwright.sync_api import Browser, sync_playwright
 from typer.testing import CliRunner
 
 from harness.cli import EXIT_FAILED, app
+from tests.support.apps import REDIS_HEALTH_APP
 
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = Path(os.environ.get("CG_ARTIFACTS", ROOT / "reports" / "test-artifacts"))
 PY = sys.executable
 SECRET = "whsec_browser-test-secret-42"
 EMAIL = "jane.doe@example.com"
-APP = textwrap.dedent(
-    """\
-    import http.server, os, sys, redis
-    print("starting with", os.environ["SHOP_STRIPE_WEBHOOK_SECRETS"], "for", os.environ["OWNER"],
-          flush=True)
-    client = redis.Redis.from_url(os.environ["CG_REDIS"], socket_timeout=0.3,
-                                  socket_connect_timeout=0.3)
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            try:
-                client.ping(); code = 200
-            except redis.RedisError:
-                code = 503
-            self.send_response(code); self.end_headers(); self.wfile.write(b"ok")
-        def log_message(self, *a): pass
-    http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-    """
+# The engine tests' app, after a line that prints a secret and an e-mail into its log.
+APP = (
+    'import os; print("starting with", os.environ["SHOP_STRIPE_WEBHOOK_SECRETS"], "for", '
+    'os.environ["OWNER"], flush=True)\n' + REDIS_HEALTH_APP
 )
 FAILING = "the app answers 418 after the outage"
 

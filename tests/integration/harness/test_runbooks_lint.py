@@ -165,27 +165,24 @@ def test_broken_runbooks_name_every_problem(
     assert any(message in text for _, text in found), found
 
 
-def test_the_cli_lints_and_exits_1_on_drift(tmp_path: Path) -> None:
+def lint_cli(path: Path) -> subprocess.CompletedProcess[str]:
     chaosgate = [sys.executable, "-m", "harness.cli"]
-    clean = subprocess.run(
-        [*chaosgate, "runbooks", "lint", str(RUNBOOKS), "--scenarios", str(ROOT / "scenarios")],
+    return subprocess.run(
+        [*chaosgate, "runbooks", "lint", str(path), "--scenarios", str(ROOT / "scenarios")],
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
         cwd=ROOT,
     )
+
+
+def test_the_cli_lints_and_exits_1_on_drift(tmp_path: Path) -> None:
+    clean = lint_cli(RUNBOOKS)
     assert clean.returncode == 0, clean.stderr
     assert "ok   " in clean.stdout
     broken = write(tmp_path, GOOD.replace("--actor oncall", "--who oncall"))
-    drift = subprocess.run(
-        [*chaosgate, "runbooks", "lint", str(broken), "--scenarios", str(ROOT / "scenarios")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        cwd=ROOT,
-    )
+    drift = lint_cli(broken)
     assert drift.returncode == 1
     assert f"{broken}:27: 'shop webhooks retry' has no option --who" in drift.stderr
 

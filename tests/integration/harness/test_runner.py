@@ -21,24 +21,10 @@ from harness.provision.local import LocalProvisioner
 from harness.run import ScenarioInterrupted, ScenarioRunner
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.model import Scenario
+from tests.support.apps import REDIS_HEALTH_APP
 
 PY = sys.executable
-APP = textwrap.dedent(
-    """\
-    import http.server, os, sys, redis
-    client = redis.Redis.from_url(os.environ["CG_REDIS"], socket_timeout=0.3,
-                                  socket_connect_timeout=0.3)
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            try:
-                client.ping(); code = 200
-            except redis.RedisError:
-                code = 503
-            self.send_response(code); self.end_headers(); self.wfile.write(b"ok")
-        def log_message(self, *a): pass
-    http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-    """
-)
+APP = REDIS_HEALTH_APP
 
 
 def base(tmp_path: Path) -> dict[str, Any]:
@@ -267,6 +253,11 @@ def test_locust_load_runs_in_its_own_process_and_is_checked(
     load = record.steps[0]
     assert load.kind == "load"
     assert "requests, 0 failed" in load.evidence[0]
+    # Locust's own stats history (a real Locust wrote it) becomes the report's series.
+    series = {m.name: m for m in record.metrics if m.source == "load: ping load"}
+    assert {"requests/s", "p50 latency (ms)"} <= set(series)
+    rates = series["requests/s"].points
+    assert rates and all(0 <= at <= record.duration_s + 1 for at, _ in rates)
     if status == "failed":
         assert "load 'ping load' fell short" in record.reason
         assert "target 200 req/s" in record.reason

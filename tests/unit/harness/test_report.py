@@ -30,7 +30,8 @@ from tests.support.journals import FAILED_ASSERTION, SECRET, typical_run
 def journal_of(tmp_path: Path, **kwargs: int) -> tuple[Path, dict[str, object]]:
     run_dir = tmp_path / "reports" / "run-1"
     run = typical_run(run_dir, **kwargs)
-    relative_logs(run, run_dir)
+    for scenario in run.scenarios:
+        relative_logs(scenario, run_dir)
     run.write(run_dir / "journal.json")
     return run_dir / "journal.json", json.loads((run_dir / "journal.json").read_text())
 
