@@ -46,12 +46,13 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.order_flood")
     session.run("python", "-m", "benchmarks.audit_cost")
     session.run("python", "-m", "benchmarks.report_render")
+    session.run("python", "-m", "benchmarks.provisioning")
     session.run("python", "-m", "benchmarks.chaos_suite")
 
 
 @nox.session
 def chaos(session: nox.Session) -> None:
     """The chaos suite against the reference service; reports land in reports/."""
-    session.install("-e", ".[load]")  # load steps run Locust
+    session.install("-e", ".[load,containers]")  # load steps run Locust; --env docker
     session.run("chaosgate", "runbooks", "lint")  # a runbook that drifted fails here first
     session.run("chaosgate", "run", *(session.posargs or ["scenarios"]), "--report-dir", "reports")

@@ -107,9 +107,9 @@ def _webhooks(
         key_file = signer.files.get("paypal_key") if signer is not None else None
         if signer is None or key_file is None:
             return ActionResult(False, f"signer {action.signer!r} is not a fake-provider service")
-        paypal = PayPalSigner(
-            load_key(key_file), signer.endpoint.url + CERT_PATH, action.webhook_id
-        )
+        # The system fetches the certificate: the URL is the one its services reach.
+        cert_base = (signer.inner or signer.endpoint).url
+        paypal = PayPalSigner(load_key(key_file), cert_base + CERT_PATH, action.webhook_id)
     plan = plan_deliveries(
         events,
         secret=action.secret,

@@ -6,6 +6,7 @@ misbehaved); 2 a scenario errored (the harness could not run it) or bad usage.
 
 from __future__ import annotations
 
+import enum
 import json
 import platform
 import random
@@ -27,8 +28,9 @@ from rich.progress import (
 from rich.table import Table
 
 from harness import __version__
-from harness.errors import ScenarioInvalid
+from harness.errors import HarnessError, ScenarioInvalid
 from harness.journal import RunRecord, ScenarioRecord
+from harness.provision.backend import Provisioner
 from harness.provision.local import LocalProvisioner
 from harness.report import Redactor, find_journals, relative_logs, write_index, write_reports
 from harness.run import ScenarioInterrupted, ScenarioRunner
@@ -125,6 +127,29 @@ def schema() -> None:
     typer.echo(json.dumps(scenario_schema(), indent=2))
 
 
+class Environment(enum.StrEnum):
+    local = "local"
+    docker = "docker"
+
+
+def _provisioner(env: Environment, seed: int, time_scale: float) -> Provisioner:
+    """The backend for ``--env``; a Docker that is missing or down exits 2 saying what to do."""
+    if env is Environment.local:
+        return LocalProvisioner(seed=seed, time_scale=time_scale)
+    from harness.provision.docker import DockerProvisioner
+
+    try:
+        docker = DockerProvisioner(seed=seed, time_scale=time_scale)
+    except (HarnessError, ValueError) as exc:
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_ERRORED) from None
+    if docker.swept:
+        err.print(
+            f"removed what an earlier run left behind: {', '.join(docker.swept)}", highlight=False
+        )
+    return docker
+
+
 @app.command()
 def run(
     paths: Annotated[
@@ -142,6 +167,13 @@ def run(
     report_dir: Annotated[Path, typer.Option(help="where the run's journal and logs go")] = Path(
         "reports"
     ),
+    env: Annotated[
+        Environment,
+        typer.Option(
+            help="local: services are processes on this machine; docker: containers on a network "
+            "per scenario (images: CHAOSGATE_*_IMAGE settings)"
+        ),
+    ] = Environment.local,
 ) -> None:
     """Run chaos scenarios against their systems; write the run journal (JSON), the HTML report,
     JUnit XML (in DIR/run-*/) and the index of runs (DIR/index.html). Secrets and personal
@@ -165,17 +197,19 @@ def run(
         err.print("error: no scenario files found (*.yaml, *.yml)", highlight=False)
         raise typer.Exit(EXIT_ERRORED)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    provisioner = _provisioner(env, seed, time_scale)
     run_id = time.strftime("run-%Y%m%d-%H%M%S")
     run_dir = report_dir / run_id
     record = RunRecord(
         seed=seed,
         time_scale=time_scale,
         started_at=time.time(),
+        environment=env.value,
         invalid_files=[str(b.path) for b in broken],
     )
     out.print(
         f"chaosgate {__version__}: {len(loaded)} scenario(s), seed {seed}, "
-        f"time scale {time_scale:g}, journal {run_dir / 'journal.json'}",
+        f"time scale {time_scale:g}, env {env.value}, journal {run_dir / 'journal.json'}",
         highlight=False,
     )
     progress = Progress(
@@ -193,7 +227,6 @@ def run(
         progress.console.print(f"  {message}", highlight=False)
         progress.update(suite, description=message[:70])
 
-    provisioner = LocalProvisioner(seed=seed, time_scale=time_scale)
     runner = ScenarioRunner(
         provisioner,
         seed=seed,
@@ -339,11 +372,18 @@ app.add_typer(fake_app, name="fake")
 
 @fake_app.command("erp")
 def fake_erp(
-    port: Annotated[int, typer.Option(help="loopback port to listen on")],
+    port: Annotated[int, typer.Option(help="port to listen on")],
     stock: Annotated[str, typer.Option(help="initial levels: SKU=NUMBER,...")] = "",
+    host: Annotated[
+        str | None,
+        typer.Option(help="address to listen on [default: CHAOSGATE_FAKE_HOST or loopback]"),
+    ] = None,
 ) -> None:
     """A fake ERP stock API (GET /stock, GET /health) with outage modes set at /_fake/mode."""
     from harness.fakes.erp import parse_stock, serve
+    from harness.fakes.http import fake_host
+
+    host = host or fake_host()
 
     try:
         levels = parse_stock(stock)
@@ -351,9 +391,9 @@ def fake_erp(
         err.print(f"error: {exc}", highlight=False)
         raise typer.Exit(EXIT_ERRORED) from None
     try:
-        server = serve(port, levels)
+        server = serve(port, levels, host=host)
     except OSError as exc:
-        err.print(f"error: cannot listen on 127.0.0.1:{port}: {exc.strerror}", highlight=False)
+        err.print(f"error: cannot listen on {host}:{port}: {exc.strerror}", highlight=False)
         raise typer.Exit(EXIT_ERRORED) from None
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:

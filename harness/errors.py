@@ -7,8 +7,11 @@ system under test misbehaving (a scenario *failed*, exit code 1)::
     HarnessError
     ├── ScenarioInvalid                a scenario file is broken (every problem, with its line)
     ├── RunbookInvalid                 a runbook file is broken (every problem, with its line)
+    ├── FaultError                     a fault could not be applied or reverted
     └── ProvisionError                 a service could not be started or stopped
         ├── MissingBinary              a program is not installed
+        ├── DockerUnavailable          no Docker SDK, or the daemon does not answer
+        ├── ImageMissing               an image is neither local nor pullable
         ├── PortInUse                  a port the harness needs is taken
         ├── ProcessExited              a service died while starting or running
         └── ServiceNeverReady          a service did not pass its readiness check in time
@@ -17,7 +20,10 @@ system under test misbehaving (a scenario *failed*, exit code 1)::
 from __future__ import annotations
 
 __all__ = [
+    "DockerUnavailable",
+    "FaultError",
     "HarnessError",
+    "ImageMissing",
     "MissingBinary",
     "PortInUse",
     "ProcessExited",
@@ -67,8 +73,34 @@ class RunbookInvalid(HarnessError):
         super().__init__(f"{path}: {len(problems)} problem(s) in the runbook:\n" + "\n".join(lines))
 
 
+class FaultError(HarnessError):
+    """A fault could not be applied (the harness's problem, not the system's)."""
+
+
 class ProvisionError(HarnessError):
     """A service of the system under test could not be started or stopped."""
+
+
+class DockerUnavailable(ProvisionError):
+    """``--env docker`` cannot run: the Docker SDK is not installed or the daemon does not
+    answer. The message says which, and what to do."""
+
+
+class ImageMissing(ProvisionError):
+    """An image a service needs is not on this machine and could not be pulled.
+
+    Attributes:
+        image: the image name.
+        setting: where the name came from (a setting or a scenario key).
+    """
+
+    def __init__(self, image: str, setting: str, why: str, hint: str) -> None:
+        self.image = image
+        self.setting = setting
+        super().__init__(
+            f"image {image!r} ({setting}) is not on this machine and could not be pulled "
+            f"({why}); {hint}"
+        )
 
 
 class MissingBinary(ProvisionError):

@@ -1,39 +1,35 @@
 """Faults: each ``type`` is a function that applies it and returns how to revert it.
 
 Registered in :data:`FAULTS` by the YAML ``type``. Applying a fault also collects evidence that
-it took hold (the proxy reports disabled, the toxic is listed, the process is stopped or dead):
+it took hold (the proxy reports disabled, the toxic is listed, the process or container is
+stopped, dead or off the network, read back through the backend's ``ServiceControl``):
 a fault that did not fire makes the scenario fail, since it then proved nothing.
 """
 
 from __future__ import annotations
 
-import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from harness.errors import HarnessError
-from harness.provision.backend import Stack
-from harness.provision.process import ManagedProcess
+from harness.errors import FaultError
+from harness.provision.backend import Outcome, ServiceControl, Stack
 from harness.scenario.model import (
+    DisconnectFault,
     Fault,
     KillFault,
     PauseFault,
     ProviderErrorsFault,
     ProxyDownFault,
+    RestartFault,
+    StopFault,
     ToxicFault,
 )
 from harness.toxiproxy import ToxiproxyClient
 
 __all__ = ["FAULTS", "ActiveFault", "FaultError", "apply_fault"]
-
-
-class FaultError(HarnessError):
-    """A fault could not be applied (the harness's problem, not the system's)."""
 
 
 @dataclass
@@ -54,14 +50,6 @@ def _toxiproxy(stack: Stack) -> ToxiproxyClient:
     if stack.toxiproxy is None:
         raise FaultError("this fault needs a service of kind toxiproxy in the scenario")
     return stack.toxiproxy
-
-
-def _process(stack: Stack, name: str) -> tuple[ManagedProcess, int]:
-    service = stack.services.get(name)
-    process = service.process if service is not None else None
-    if process is None or process.pid is None:
-        raise FaultError(f"service {name!r} has no process this backend can signal")
-    return process, process.pid
 
 
 def _proxy_down(fault: ProxyDownFault, stack: Stack, key: str) -> ActiveFault:
@@ -102,45 +90,81 @@ def _toxic(fault: ToxicFault, stack: Stack, key: str) -> ActiveFault:
     return active
 
 
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return "gone"
+def _control(stack: Stack, name: str) -> ServiceControl:
+    service = stack.services.get(name)
+    if service is None or service.control is None:
+        raise FaultError(f"service {name!r} has nothing this backend can act on")
+    return service.control
+
+
+def _on_service(
+    service: str,
+    describe: Callable[[ServiceControl], str],
+    apply: Callable[[ServiceControl], Outcome],
+    undo: Callable[[ServiceControl], Outcome] | None,
+    stack: Stack,
+) -> ActiveFault:
+    """A fault through the backend's control of ``service``: ``apply`` now, ``undo`` on revert
+    (when the step's duration ends, or the method does); each adds what it read back."""
+    control = _control(stack, service)
+    what = describe(control)  # before applying: a restarted process has another pid
+    outcome = apply(control)
+
+    def revert() -> None:
+        if undo is not None:
+            active.evidence.append(undo(control).evidence)
+
+    active = ActiveFault(what, revert, [outcome.evidence])
+    active.fired = outcome.fired
+    return active
 
 
 def _kill(fault: KillFault, stack: Stack, key: str) -> ActiveFault:
-    process, pid = _process(stack, fault.service)
-    running = stack.services[fault.service]
-    process.signal(signal.SIGKILL)
+    undo = (lambda c: c.start()) if fault.restart else None
+    return _on_service(
+        fault.service,
+        lambda c: f"kill -9 {fault.service} ({c.label})",
+        lambda c: c.kill(),
+        undo,
+        stack,
+    )
 
-    def revert() -> None:
-        if fault.restart and running.restart is not None:
-            running.restart()
-            new_pid = running.process.pid if running.process else None
-            active.evidence.append(f"{fault.service} restarted as pid {new_pid}")
 
-    active = ActiveFault(f"kill -9 {fault.service} (pid {pid})", revert)
-    try:
-        code: int | None = process.wait(timeout_s=5)
-    except TimeoutError:
-        code = None
-    active.fired = code == -signal.SIGKILL
-    active.evidence.append(f"{fault.service} exited with {code}")
-    return active
+def _stop(fault: StopFault, stack: Stack, key: str) -> ActiveFault:
+    undo = (lambda c: c.start()) if fault.start else None
+    return _on_service(
+        fault.service,
+        lambda c: f"stop {fault.service} ({c.label})",
+        lambda c: c.stop(),
+        undo,
+        stack,
+    )
+
+
+def _restart(fault: RestartFault, stack: Stack, key: str) -> ActiveFault:
+    return _on_service(
+        fault.service, lambda c: f"restart {fault.service}", lambda c: c.restart(), None, stack
+    )
 
 
 def _pause(fault: PauseFault, stack: Stack, key: str) -> ActiveFault:
-    process, pid = _process(stack, fault.service)
-    process.signal(signal.SIGSTOP)
-    active = ActiveFault(f"pause {fault.service} (SIGSTOP)", lambda: process.signal(signal.SIGCONT))
-    # SIGSTOP is delivered asynchronously: give the kernel a moment before reading the state.
-    deadline = time.monotonic() + 2.0
-    while (state := _state(pid)) != "T" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    active.fired = state == "T"
-    active.evidence.append(f"{fault.service} process state {state!r} (T = stopped)")
-    return active
+    return _on_service(
+        fault.service,
+        lambda c: f"pause {fault.service} ({c.label})",
+        lambda c: c.pause(),
+        lambda c: c.unpause(),
+        stack,
+    )
+
+
+def _disconnect(fault: DisconnectFault, stack: Stack, key: str) -> ActiveFault:
+    return _on_service(
+        fault.service,
+        lambda c: f"disconnect {fault.service} ({c.label}) from the network",
+        lambda c: c.disconnect(),
+        lambda c: c.reconnect(),
+        stack,
+    )
 
 
 def _provider_errors(fault: ProviderErrorsFault, stack: Stack, key: str) -> ActiveFault:
@@ -189,7 +213,10 @@ FAULTS: dict[str, Callable[[Any, Stack, str], ActiveFault]] = {
     "proxy_down": _proxy_down,
     "toxic": _toxic,
     "kill": _kill,
+    "stop": _stop,
+    "restart": _restart,
     "pause": _pause,
+    "disconnect": _disconnect,
 }
 
 

@@ -174,6 +174,8 @@ class RunRecord:
     seed: int
     time_scale: float
     started_at: float
+    #: the backend that provisioned the services: local | docker
+    environment: str = "local"
     chaosgate: str = __version__
     python: str = field(default_factory=lambda: sys.version.split()[0])
     platform: str = field(default_factory=platform.platform)

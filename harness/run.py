@@ -112,6 +112,7 @@ class ScenarioRunner:
         variables: dict[str, str] = {}
         try:
             runbook = self._runbook(scenario.runbook, record)
+            self._backend_can(scenario)
             self._event(f"{scenario.id}: provisioning {len(scenario.services)} service(s)")
             stack = self._provisioner.start(scenario, run_dir)
             record.services = {n: str(s.log_path) for n, s in stack.services.items()}
@@ -179,6 +180,18 @@ class ScenarioRunner:
         return record
 
     # -- pieces ------------------------------------------------------------------------------
+
+    def _backend_can(self, scenario: Scenario) -> None:
+        """Refuse, before anything starts, a fault this backend cannot apply."""
+        unsupported: frozenset[str] = getattr(self._provisioner, "unsupported_faults", frozenset())
+        for i, step in enumerate(scenario.method):
+            if step.fault is not None and step.fault.type in unsupported:
+                backend = getattr(self._provisioner, "name", "this")
+                raise _Abort(
+                    "errored",
+                    f"method.{i} ({step.name}): fault {step.fault.type!r} cannot be applied by "
+                    f"the {backend} backend; run the scenario with --env docker",
+                )
 
     def _context(self, stack: Stack, run_dir: Path, variables: dict[str, str]) -> TemplateContext:
         return TemplateContext(

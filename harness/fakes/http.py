@@ -1,12 +1,19 @@
-"""What the fake servers' request handlers share: JSON answers, JSON bodies, no access log."""
+"""What the fake servers share: JSON answers, JSON bodies, no access log, where they listen."""
 
 from __future__ import annotations
 
 import json
+import os
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-__all__ = ["JsonHandler"]
+__all__ = ["JsonHandler", "fake_host"]
+
+
+def fake_host() -> str:
+    """Where a fake listens by default: loopback, or ``CHAOSGATE_FAKE_HOST`` (the project's
+    image sets ``0.0.0.0``: in a container, loopback is not reachable from the network)."""
+    return os.environ.get("CHAOSGATE_FAKE_HOST") or "127.0.0.1"
 
 
 class JsonHandler(BaseHTTPRequestHandler):

@@ -26,7 +26,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from harness.fakes.http import JsonHandler
+from harness.fakes.http import JsonHandler, fake_host
 
 __all__ = ["Capture", "main", "serve_http", "serve_smtp"]
 
@@ -150,10 +150,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True, help="HTTP port (Slack, Twilio)")
     parser.add_argument("--smtp-port", type=int, required=True, help="SMTP port (email)")
+    parser.add_argument("--host", default=fake_host(), help="address to listen on")
     args = parser.parse_args(argv)
     capture = Capture()
-    server = serve_http(args.port, capture)
-    controller = serve_smtp(args.smtp_port, capture)
+    server = serve_http(args.port, capture, host=args.host)
+    controller = serve_smtp(args.smtp_port, capture, host=args.host)
     stop = threading.Event()
     for signo in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signo, lambda *_: stop.set())

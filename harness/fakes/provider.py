@@ -21,7 +21,7 @@ import time
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from harness.fakes.http import JsonHandler
+from harness.fakes.http import JsonHandler, fake_host
 
 __all__ = ["CERT_PATH", "Schedule", "main", "serve"]
 
@@ -110,11 +110,12 @@ def serve(
 def main() -> None:
     parser = argparse.ArgumentParser(description="fake payment provider for chaos scenarios")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default=fake_host(), help="address to listen on")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cert", help="PEM certificate to serve at " + CERT_PATH)
     args = parser.parse_args()
     certificate = open(args.cert, "rb").read() if args.cert else None  # noqa: SIM115
-    server = serve(args.port, args.seed, certificate=certificate)
+    server = serve(args.port, args.seed, host=args.host, certificate=certificate)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

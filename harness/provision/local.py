@@ -7,15 +7,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
-from harness.errors import ProvisionError
+from harness.errors import FaultError, ProvisionError
 from harness.fakes.identity import signing_identity
-from harness.provision.backend import RunningService, Stack
+from harness.provision.backend import Outcome, RunningService, Stack, WaveProvisioner
 from harness.provision.process import ManagedProcess, free_port, port_is_open
 from harness.provision.recipes import (
     HOST,
@@ -24,56 +25,110 @@ from harness.provision.recipes import (
     RedisServer,
     ToxiproxyServer,
 )
-from harness.provision.templates import Endpoint, TemplateContext, references, resolve
+from harness.provision.templates import Endpoint, TemplateContext, resolve
 from harness.scenario.model import ReadyCheck, Scenario, Service
 from harness.toxiproxy import ToxiproxyClient
 
-__all__ = ["LocalProvisioner", "start_order", "start_waves"]
+__all__ = ["LocalProvisioner", "ProcessControl"]
 
 _SIGNALS = {"TERM": signal.SIGTERM, "INT": signal.SIGINT, "KILL": signal.SIGKILL}
 
 
-def _texts(service: Service) -> list[str]:
-    return [
-        *(service.command or []),
-        *service.env.values(),
-        *(service.ready.command or [] if service.ready else []),
-    ]
+def _process_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return "gone"
 
 
-def start_waves(scenario: Scenario) -> list[list[str]]:
-    """Services in waves: each wave needs only services of earlier waves, declared or referenced
-    (``${services.X...}``; ``${proxies.P...}`` needs P's upstream and the toxiproxy service).
-    The services of one wave start together."""
-    toxiproxy = [n for n, s in scenario.services.items() if s.kind == "toxiproxy"]
-    needs: dict[str, set[str]] = {}
-    for name, service in scenario.services.items():
-        deps = set(service.depends_on)
-        for table, ref in references(_texts(service)):
-            if table == "services" and ref != name:
-                deps.add(ref)
-            elif table == "proxies" and ref in scenario.proxies:
-                deps.add(scenario.proxies[ref].upstream)
-                deps.update(toxiproxy)
-        needs[name] = deps & set(scenario.services)
-    waves: list[list[str]] = []
-    started: set[str] = set()
-    while len(started) < len(needs):
-        wave = [n for n in needs if n not in started and needs[n] <= started]
-        if not wave:
-            stuck = sorted(set(needs) - started)
-            raise ProvisionError(f"services {stuck} wait on each other through ${{...}} references")
-        waves.append(wave)
-        started.update(wave)
-    return waves
+class ProcessControl:
+    """Faults on a local service: signals to its process group, and its recipe to start again.
+
+    Services the provisioner cannot start again (the Redis, PostgreSQL and Toxiproxy recipes)
+    can be killed, stopped and paused, not started.
+    """
+
+    def __init__(self, running: RunningService) -> None:
+        self._running = running
+
+    @property
+    def label(self) -> str:
+        process = self._running.process
+        return f"pid {process.pid}" if process is not None else "no process"
+
+    def _process(self) -> tuple[ManagedProcess, int]:
+        process = self._running.process
+        if process is None or process.pid is None:
+            raise FaultError(f"service {self._running.name!r} has no process to signal")
+        return process, process.pid
+
+    def _not_running(self, process: ManagedProcess) -> Outcome | None:
+        code = process.returncode
+        if code is None:
+            return None
+        return Outcome(False, f"{self._running.name} was not running (exit code {code})")
+
+    def kill(self) -> Outcome:
+        process, _ = self._process()
+        if (dead := self._not_running(process)) is not None:
+            return dead
+        process.signal(signal.SIGKILL)
+        try:
+            code: int | None = process.wait(timeout_s=5)
+        except TimeoutError:
+            code = None
+        return Outcome(code == -signal.SIGKILL, f"{self._running.name} exited with {code}")
+
+    def stop(self) -> Outcome:
+        process, pid = self._process()
+        if (dead := self._not_running(process)) is not None:
+            return dead
+        code = process.stop()
+        return Outcome(
+            code is not None and _process_state(pid) == "gone",
+            f"{self._running.name} stopped, exit code {code}",
+        )
+
+    def start(self) -> Outcome:
+        if self._running.restart is None:
+            raise FaultError(
+                f"service {self._running.name!r} ({self._running.kind}) cannot be started again "
+                "by the local backend; give the fault restart: false / start: false"
+            )
+        self._running.restart()
+        process = self._running.process
+        alive = process is not None and process.returncode is None
+        return Outcome(alive, f"{self._running.name} started again as {self.label}")
+
+    def restart(self) -> Outcome:
+        before = self.label
+        outcome = self.start()
+        return Outcome(outcome.fired and self.label != before, f"{before} -> {outcome.evidence}")
+
+    def pause(self) -> Outcome:
+        process, pid = self._process()
+        process.signal(signal.SIGSTOP)
+        # SIGSTOP is delivered asynchronously: give the kernel a moment before reading the state.
+        deadline = time.monotonic() + 2.0
+        while (state := _process_state(pid)) != "T" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return Outcome(state == "T", f"{self._running.name} process state {state!r} (T = stopped)")
+
+    def unpause(self) -> Outcome:
+        process, pid = self._process()
+        process.signal(signal.SIGCONT)
+        return Outcome(True, f"{self._running.name} continued (state {_process_state(pid)!r})")
+
+    def disconnect(self) -> Outcome:
+        raise FaultError(
+            "the local backend cannot cut a process off the network (it shares the host's "
+            "loopback); run the scenario with --env docker"
+        )
+
+    reconnect = disconnect
 
 
-def start_order(scenario: Scenario) -> list[str]:
-    """Services in an order where each starts after what it depends on."""
-    return [name for wave in start_waves(scenario) for name in wave]
-
-
-class LocalProvisioner:
+class LocalProvisioner(WaveProvisioner):
     """Start a scenario's services as local processes.
 
     Parameters:
@@ -81,12 +136,16 @@ class LocalProvisioner:
         time_scale: multiplies ``${scaled:SECONDS}``.
     """
 
+    name: ClassVar[str] = "local"
+    #: a process shares the host's loopback: there is no network to cut it off from
+    unsupported_faults: ClassVar[frozenset[str]] = frozenset({"disconnect"})
+
     def __init__(self, *, seed: int = 0, time_scale: float = 1.0) -> None:
+        super().__init__()
         self._seed = seed
         self._time_scale = time_scale
         self._recipes: dict[str, RedisServer | PostgresServer | ToxiproxyServer] = {}
         self._dirs: dict[str, Path] = {}
-        self._wave: dict[str, int] = {}
         self._pg_template = PostgresTemplate()
 
     def close(self) -> None:
@@ -99,46 +158,18 @@ class LocalProvisioner:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def start(self, scenario: Scenario, run_dir: Path) -> Stack:
-        stack = Stack()
-        try:
-            waves = start_waves(scenario)
-            self._wave = {name: i for i, wave in enumerate(waves) for name in wave}
-            for wave in waves:
-                self._start_wave(wave, scenario, stack, run_dir)
-                self._create_proxies(scenario, stack)
-            # Keep the stack in start order whatever order the threads finished in.
-            order = start_order(scenario)
-            stack.services = {n: stack.services[n] for n in order if n in stack.services}
-        except BaseException:
-            self.stop(stack)
-            raise
-        return stack
-
-    def _start_wave(self, wave: list[str], scenario: Scenario, stack: Stack, run_dir: Path) -> None:
-        if len(wave) == 1:
-            stack.services[wave[0]] = self._start_one(wave[0], scenario, stack, run_dir)
-            return
-
-        def start(name: str) -> None:
-            stack.services[name] = self._start_one(name, scenario, stack, run_dir)
-
-        with ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix="cg-start") as pool:
-            futures = [pool.submit(start, name) for name in wave]
-            try:
-                wait(futures)
-            except BaseException:
-                # Ctrl-C while services start: let each finish starting, so stop() sees it.
-                wait(futures)
-                raise
-        for future in futures:
-            future.result()  # the first failure, naming its service
-
     def _context(self, stack: Stack, run_dir: Path, extra: dict[str, Endpoint]) -> TemplateContext:
         services = {n: s.endpoint for n, s in stack.services.items()} | extra
         return TemplateContext(services, stack.proxies, str(run_dir), self._seed, self._time_scale)
 
     def _start_one(
+        self, name: str, scenario: Scenario, stack: Stack, run_dir: Path
+    ) -> RunningService:
+        running = self._start_service(name, scenario, stack, run_dir)
+        running.control = ProcessControl(running)
+        return running
+
+    def _start_service(
         self, name: str, scenario: Scenario, stack: Stack, run_dir: Path
     ) -> RunningService:
         service = scenario.services[name]
@@ -332,8 +363,7 @@ class LocalProvisioner:
             return command_ok, f"{' '.join(argv)} exits 0"
         return (lambda: port_is_open(endpoint.host, endpoint.port)), f"port {endpoint.port} open"
 
-    @staticmethod
-    def _create_proxies(scenario: Scenario, stack: Stack) -> None:
+    def _create_proxies(self, scenario: Scenario, stack: Stack) -> None:
         if stack.toxiproxy is None:
             return
         for name, proxy in scenario.proxies.items():
@@ -347,41 +377,15 @@ class LocalProvisioner:
             url = upstream.endpoint.url.replace(f":{upstream.endpoint.port}", f":{listen_port}", 1)
             stack.proxies[name] = Endpoint(HOST, listen_port, url)
 
-    def stop(self, stack: Stack) -> list[str]:
-        problems: list[str] = []
-        if stack.toxiproxy is not None:
-            for name in list(stack.proxies):
-                try:
-                    stack.toxiproxy.delete_proxy(name)
-                except Exception as exc:
-                    problems.append(f"proxy {name}: {exc}")
-            stack.toxiproxy.close()
-        # Dependents stop before what they depend on: the reverse of start order, and the
-        # services of one start wave together.
-        names = list(stack.services)
-        waves = self._stop_waves(names)
-        for wave in waves:
-            with ThreadPoolExecutor(max_workers=max(1, len(wave))) as pool:
-                for problem in pool.map(lambda n: self._stop_one(n, stack), wave):
-                    if problem:
-                        problems.append(problem)
+    def _stop_rest(self, stack: Stack) -> list[str]:
         # A server whose start failed half-way is not in the stack, but must not outlive it.
-        for name in [n for n in self._recipes if n not in names]:
+        problems: list[str] = []
+        for name in [n for n in self._recipes if n not in stack.services]:
             try:
                 self._recipes.pop(name).stop()
             except Exception as exc:
                 problems.append(f"service {name}: {exc}")
         return problems
-
-    def _stop_waves(self, names: list[str]) -> list[list[str]]:
-        waves: list[list[str]] = []
-        for name in reversed(names):
-            wave_of = self._wave.get(name, 0)
-            if waves and self._wave.get(waves[-1][0], 0) == wave_of:
-                waves[-1].append(name)
-            else:
-                waves.append([name])
-        return waves
 
     def _stop_one(self, name: str, stack: Stack) -> str | None:
         running = stack.services[name]

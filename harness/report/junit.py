@@ -42,6 +42,7 @@ def _scenario_suite(root: ET.Element, scenario: dict[str, Any], run: dict[str, A
         ("runbook", scenario.get("runbook") or ""),
         ("seed", run.get("seed")),
         ("time_scale", run.get("time_scale")),
+        ("environment", run.get("environment", "local")),
     ):
         ET.SubElement(props, "property", name=key, value=str(value))
 

@@ -19,6 +19,7 @@ __all__ = [
     "Check",
     "CommandAction",
     "CommandProbe",
+    "DisconnectFault",
     "ExactlyOnceInvariant",
     "Expect",
     "Fault",
@@ -37,12 +38,14 @@ __all__ = [
     "ProxyDownFault",
     "ReadyCheck",
     "RedisProbe",
+    "RestartFault",
     "RunbookDrill",
     "Scenario",
     "Service",
     "SqlAction",
     "SqlProbe",
     "Step",
+    "StopFault",
     "ToxicFault",
     "UniqueInvariant",
     "WebhookEventSpec",
@@ -73,6 +76,16 @@ class ReadyCheck(_Model):
         return self
 
 
+#: where the container backend takes each recipe's image from (harness/provision/images.py)
+_IMAGE_SETTINGS = {
+    "redis": "CHAOSGATE_REDIS_IMAGE",
+    "postgres": "CHAOSGATE_POSTGRES_IMAGE",
+    "toxiproxy": "CHAOSGATE_TOXIPROXY_IMAGE",
+    "fake-provider": "CHAOSGATE_HARNESS_IMAGE",
+    "notify-capture": "CHAOSGATE_HARNESS_IMAGE",
+}
+
+
 class Service(_Model):
     """One service of the system under test.
 
@@ -97,6 +110,12 @@ class Service(_Model):
     database: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = Field(
         default=None, description="kind postgres: a database to create; its url points at it"
     )
+    image: str | None = Field(
+        default=None,
+        min_length=1,
+        description="kind process, --env docker: the image that has the command "
+        "(default: CHAOSGATE_APP_IMAGE); other kinds take their image from the settings",
+    )
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Service:
@@ -106,6 +125,12 @@ class Service(_Model):
             raise ValueError(f"a service of kind {self.kind!r} takes no command")
         if self.kind != "postgres" and self.database is not None:
             raise ValueError("only a service of kind 'postgres' takes a database")
+        if self.kind != "process" and self.image is not None:
+            setting = _IMAGE_SETTINGS[self.kind]
+            raise ValueError(
+                f"a service of kind {self.kind!r} takes its image from the setting {setting}, "
+                "not from image:"
+            )
         return self
 
 
@@ -315,18 +340,44 @@ class ToxicFault(_Model):
 
 
 class KillFault(_Model):
-    """SIGKILL a service's process group mid-work; with ``restart`` it is started again (same
-    command and readiness check) when the step's duration ends, or when the method ends."""
+    """SIGKILL a service mid-work (its process group, or its container); with ``restart`` it is
+    started again (same command and readiness check) when the step's duration ends, or when the
+    method ends."""
 
     type: Literal["kill"]
     service: Name
     restart: bool = True
 
 
+class StopFault(_Model):
+    """Stop a service gracefully (its stop signal, then SIGKILL after ``stop_timeout_s``); with
+    ``start`` it is started again when the step's duration ends."""
+
+    type: Literal["stop"]
+    service: Name
+    start: bool = True
+
+
+class RestartFault(_Model):
+    """Restart a service at once (stop, start, wait until ready): a deploy or a crash loop."""
+
+    type: Literal["restart"]
+    service: Name
+
+
 class PauseFault(_Model):
-    """SIGSTOP a service's process group; SIGCONT when the step's duration ends."""
+    """Freeze a service (SIGSTOP its process group, or pause its container); it resumes when the
+    step's duration ends."""
 
     type: Literal["pause"]
+    service: Name
+
+
+class DisconnectFault(_Model):
+    """Cut a container off the run's network (``--env docker`` only): its peers cannot reach it
+    nor it them; reconnected, under the same name, when the step's duration ends."""
+
+    type: Literal["disconnect"]
     service: Name
 
 
@@ -348,7 +399,14 @@ class ProviderErrorsFault(_Model):
 
 
 Fault = Annotated[
-    ProxyDownFault | ToxicFault | KillFault | PauseFault | ProviderErrorsFault,
+    ProxyDownFault
+    | ToxicFault
+    | KillFault
+    | StopFault
+    | RestartFault
+    | PauseFault
+    | DisconnectFault
+    | ProviderErrorsFault,
     Field(discriminator="type"),
 ]
 

@@ -13,7 +13,8 @@ import pytest
 import redis
 
 from harness.errors import ProcessExited, ProvisionError, ServiceNeverReady
-from harness.provision.local import LocalProvisioner, start_order
+from harness.provision.backend import start_order
+from harness.provision.local import LocalProvisioner
 from harness.provision.process import port_is_open
 from harness.scenario import Scenario
 

@@ -174,15 +174,50 @@ def test_process_faults_fire(tmp_path: Path) -> None:
             "duration_s": 0.5,
             "fault": {"type": "pause", "service": "app"},
         },
-        {"name": "kill sleeper", "at_s": 0.1, "fault": {"type": "kill", "service": "sleeper"}},
+        {
+            "name": "kill sleeper",
+            "at_s": 0.1,
+            "duration_s": 0.3,
+            "fault": {"type": "kill", "service": "sleeper"},
+        },
+        {
+            "name": "stop sleeper",
+            "at_s": 0.6,
+            "duration_s": 0.3,
+            "fault": {"type": "stop", "service": "sleeper"},
+        },
+        {
+            "name": "restart sleeper",
+            "at_s": 1.2,
+            "fault": {"type": "restart", "service": "sleeper"},
+        },
     ]
     spec["assertions"] = []
     record = run(spec, tmp_path)
     assert record.status == "passed", record.reason
-    pause, kill = record.steps
+    pause, kill, stop, restart = record.steps
     assert pause.fired and "'T'" in pause.evidence[0]
+    assert "continued" in pause.evidence[-1]
     assert kill.fired and "exited with -9" in kill.evidence[0]
-    assert "sleeper restarted as pid" in kill.evidence[-1]  # brought back when the method ended
+    assert "sleeper started again as pid" in kill.evidence[-1]  # at the end of its duration
+    assert stop.fired and "stopped, exit code -15" in stop.evidence[0]  # SIGTERM, gracefully
+    assert "sleeper started again as pid" in stop.evidence[-1]  # at the end of its duration
+    assert restart.fired and " -> sleeper started again as pid" in restart.evidence[0]
+
+
+def test_a_fault_on_a_service_already_down_did_not_fire(tmp_path: Path) -> None:
+    spec = base(tmp_path)
+    spec["services"]["sleeper"] = {"command": [PY, "-c", "import time; time.sleep(120)"]}
+    spec["method"] = [
+        {"name": "kill sleeper", "at_s": 0, "fault": {"type": "kill", "service": "sleeper"}},
+        {"name": "stop it too", "at_s": 0.2, "fault": {"type": "stop", "service": "sleeper"}},
+    ]
+    spec["assertions"] = []
+    record = run(spec, tmp_path)
+    kill, stop = record.steps
+    assert kill.fired
+    assert stop.fired is False and "was not running (exit code -9)" in stop.evidence[0]
+    assert record.status == "failed" and "stop it too" in (record.reason or "")
 
 
 def test_cli_run_writes_the_journal_and_sets_the_exit_code(tmp_path: Path) -> None:
