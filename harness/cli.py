@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import platform
 import random
 import signal
+import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -35,7 +37,11 @@ from harness.provision.local import LocalProvisioner
 from harness.report import Redactor, find_journals, relative_logs, write_index, write_reports
 from harness.run import ScenarioInterrupted, ScenarioRunner
 from harness.scenario.loader import LoadedScenario, load_scenarios
+from harness.scenario.model import RunbookDrill
 from harness.scenario.schema import scenario_schema
+
+if TYPE_CHECKING:
+    from harness.gameday import GameDay
 
 __all__ = ["app", "main"]
 
@@ -197,6 +203,20 @@ def run(
         err.print("error: no scenario files found (*.yaml, *.yml)", highlight=False)
         raise typer.Exit(EXIT_ERRORED)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    _execute(loaded, broken, seed=seed, time_scale=time_scale, env=env, report_dir=report_dir)
+
+
+def _execute(
+    loaded: list[LoadedScenario],
+    broken: list[ScenarioInvalid],
+    *,
+    seed: int,
+    time_scale: float,
+    env: Environment,
+    report_dir: Path,
+    gameday: GameDay | None = None,
+) -> None:
+    """Run scenarios, journal them, write the reports, exit with the verdict's code."""
     provisioner = _provisioner(env, seed, time_scale)
     run_id = time.strftime("run-%Y%m%d-%H%M%S")
     run_dir = report_dir / run_id
@@ -212,6 +232,7 @@ def run(
         f"time scale {time_scale:g}, env {env.value}, journal {run_dir / 'journal.json'}",
         highlight=False,
     )
+    # A game day's console takes input: no live progress bar redrawing over it.
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -220,6 +241,7 @@ def run(
         TimeElapsedColumn(),
         console=out,
         transient=True,
+        disable=gameday is not None,
     )
     suite = progress.add_task("starting", total=len(loaded))
 
@@ -232,6 +254,7 @@ def run(
         seed=seed,
         time_scale=time_scale,
         on_event=on_event,
+        gameday=gameday,
     )
     interrupted = False
     # CI runners stop jobs with SIGTERM: treat it like Ctrl-C, so faults are reverted,
@@ -287,6 +310,99 @@ def run(
         raise typer.Exit(EXIT_ERRORED)
     if record.status == "failed":
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def gameday(
+    path: Annotated[Path, typer.Argument(help="the scenario file whose incident is rehearsed")],
+    env: Annotated[
+        Environment, typer.Option(help="local: processes; docker: containers")
+    ] = Environment.local,
+    time_scale: Annotated[
+        float, typer.Option(min=0.001, help="multiplies every scenario time and ${scaled:...}")
+    ] = 1.0,
+    compress: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="divides the runbook's time_to_resolve target [default: 1, the real target; "
+            "the scenario's own compress is for automated drills]",
+        ),
+    ] = None,
+    responder: Annotated[
+        str, typer.Option(help="who is at the keyboard first (the console's 'as NAME' changes it)")
+    ] = os.environ.get("USER", "responder"),
+    inject_after: Annotated[
+        float | None,
+        typer.Option(
+            help="inject the fault this many seconds after the steady state [default: on Enter]"
+        ),
+    ] = None,
+    max_duration: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="seconds from the fault on, then everything rolls back [default: 3x the target]",
+        ),
+    ] = None,
+    status_every: Annotated[
+        float, typer.Option(min=0.5, help="seconds between status lines")
+    ] = 10.0,
+    seed: Annotated[int | None, typer.Option(help="drives every random choice")] = None,
+    report_dir: Annotated[Path, typer.Option(help="where the journal and reports go")] = Path(
+        "reports"
+    ),
+) -> None:
+    """Run a scenario's incident live, with people in the loop: provision, show the steady
+    state, inject the fault when you press Enter, then hand over — the runbook's steps at a
+    console (run, done, skip, exec, status, abort), live status, and the incident declared
+    resolved when the scenario's recovery check holds. The record (who did what when, time to
+    detect and to resolve against the runbook's target) goes into the same journal and reports.
+
+    Exit 0 when resolved within the target, 1 when not, 2 when aborted or it could not run.
+    """
+    from harness.gameday import GameDay, GameDayOptions
+    from harness.runbooks.parser import parse_runbook
+
+    loaded, broken = _load([path])
+    for problem in broken:
+        err.print(f"bad  {problem}", highlight=False, soft_wrap=True)
+    if broken or not loaded:
+        raise typer.Exit(EXIT_ERRORED)
+    item = loaded[0]
+    drill = item.scenario.runbook
+    if not isinstance(drill, RunbookDrill):
+        err.print(
+            f"error: {path}: a game day needs a scenario that drills a runbook (runbook: "
+            "{path, recovered, ...}); this one does not",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_ERRORED)
+    drill = drill.model_copy(update={"compress": compress if compress is not None else 1.0})
+    try:
+        target_s = parse_runbook(Path(drill.path)).front.time_to_resolve_s / drill.compress
+    except HarnessError as exc:
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_ERRORED) from None
+    # People follow the runbook: the scenario's automated timeline checks are not theirs.
+    scenario = item.scenario.model_copy(update={"runbook": drill, "assertions": []})
+    options = GameDayOptions(
+        responder=responder,
+        inject_after_s=inject_after,
+        max_duration_s=max_duration if max_duration is not None else 3 * target_s * time_scale,
+        status_every_s=status_every,
+    )
+    lines = (line.rstrip("\n") for line in iter(sys.stdin.readline, ""))
+    console = GameDay(options, lines, out)
+    _execute(
+        [LoadedScenario(item.path, scenario)],
+        [],
+        seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
+        time_scale=time_scale,
+        env=env,
+        report_dir=report_dir,
+        gameday=console,
+    )
 
 
 @app.command()
@@ -416,20 +532,24 @@ def _summary(record: RunRecord) -> None:
     out.print(table)
     drills = [(s.id, s.runbook_drill) for s in record.scenarios if s.runbook_drill is not None]
     if drills:
-        runbooks = Table("scenario", "runbook", "status", "steps", "time to resolve", "target")
+        runbooks = Table(
+            "scenario", "runbook", "status", "steps", "time to detect", "time to resolve", "target"
+        )
         for scenario_id, drill in drills:
             verdicts = [step.verdict for step in drill.steps]
             counts = ", ".join(
                 f"{verdicts.count(v)} {v}"
-                for v in ("passed", "failed", "human", "not run")
+                for v in ("passed", "done", "failed", "human", "skipped", "not run")
                 if v in verdicts
             )
+            ttd = f"{drill.time_to_detect_s:.1f} s" if drill.time_to_detect_s is not None else "-"
             ttr = f"{drill.time_to_resolve_s:.1f} s" if drill.time_to_resolve_s is not None else "-"
             runbooks.add_row(
                 scenario_id,
                 drill.path,
                 f"[{colours.get(drill.status, 'yellow')}]{drill.status}[/]",
                 counts,
+                ttd,
                 ttr,
                 f"{drill.target_s:.1f} s ({drill.target})",
             )

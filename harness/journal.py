@@ -100,13 +100,16 @@ class RunbookCommandRecord:
     exit_code: int | None  # None: it did not start or did not finish
     output: str  # an excerpt: the last lines
     duration_s: float
+    by: str = ""  # game days: who ran it at the console
+    at_s: float | None = None  # game days: when
 
 
 @dataclass
 class RunbookStepRecord:
     """One runbook step as executed: ``passed``/``failed`` against its expectation, ``human``
     (a person's step: reported, never faked) or ``not run`` (an earlier resolution step
-    failed, or the run was interrupted)."""
+    failed, or the run was interrupted). In a game day a responder marks steps ``done`` (run
+    and passed, or done by hand) or ``skipped``; ``marked_by`` says who."""
 
     id: str
     section: str
@@ -114,13 +117,15 @@ class RunbookStepRecord:
     location: str  # file:line of the step's fence
     kind: str  # commands | human
     expectation: str
-    verdict: Literal["passed", "failed", "human", "not run"] = "not run"
+    verdict: Literal["passed", "failed", "human", "not run", "done", "skipped"] = "not run"
     why: str = ""
     started_s: float | None = None
     duration_s: float = 0.0
     attempts: int = 0
     commands: list[RunbookCommandRecord] = field(default_factory=list)
     text: str = ""  # a human step's instruction
+    marked_by: str = ""
+    marked_at_s: float | None = None
 
 
 @dataclass
@@ -139,6 +144,14 @@ class RunbookRecord:
     time_to_resolve_s: float | None = None
     recovery: CheckRecord | None = None  # the last sample of the recovered check
     steps: list[RunbookStepRecord] = field(default_factory=list)
+    #: drill: the harness ran the runbook; gameday: people did, at the console
+    mode: Literal["drill", "gameday"] = "drill"
+    detected_at_s: float | None = None
+    time_to_detect_s: float | None = None  # incident start -> the detected check first held
+    responders: list[str] = field(default_factory=list)
+    #: game days: commands run at the console outside any step
+    commands: list[RunbookCommandRecord] = field(default_factory=list)
+    ended_by: str = ""  # game days: recovered | aborted by NAME | the maximum duration passed
 
     @property
     def human_steps(self) -> list[RunbookStepRecord]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.actions import run_action
 from harness.errors import HarnessError, RunbookInvalid
@@ -39,6 +40,9 @@ from harness.runbooks.parser import parse_runbook
 from harness.runbooks.verify import DrillRunner
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.model import Action, Assertion, Check, Metric, RunbookDrill, Scenario, Step
+
+if TYPE_CHECKING:
+    from harness.gameday import GameDay
 
 __all__ = ["ScenarioInterrupted", "ScenarioRunner"]
 
@@ -76,6 +80,8 @@ class ScenarioRunner:
         time_scale: multiplies every time of the method and assertions.
         clock, sleep: injectable for tests.
         on_event: called with a one-line description of each step (progress display).
+        gameday: run the scenario as a game day: the fault waits for the facilitator, the
+            runbook is followed by people at its console, the method lasts until recovery.
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class ScenarioRunner:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_event: Callable[[str], None] = lambda _msg: None,
+        gameday: GameDay | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError(f"time_scale={time_scale!r}: must be positive")
@@ -95,6 +102,7 @@ class ScenarioRunner:
         self._scale = time_scale
         self._time = _Clocked(clock, sleep)
         self._event = on_event
+        self._gameday = gameday
 
     def run(self, loaded: LoadedScenario, run_dir: Path) -> ScenarioRecord:
         scenario = loaded.scenario
@@ -129,6 +137,8 @@ class ScenarioRunner:
                 raise _Abort(
                     "errored", f"steady state not met before the method: {bad.name}: {bad.why}"
                 )
+            if self._gameday is not None:
+                self._gameday.confirm(record, self._time.now)
             self._method(scenario, runbook, stack, run_dir, variables, record, faults)
             self._revert(faults, record)
             record.steady_state_after = self._checks(
@@ -306,6 +316,18 @@ class ScenarioRunner:
         incident = self._incident_step(scenario)
         for thread in [*watchers, *samplers]:
             thread.start()
+        gameday = self._gameday
+        if gameday is not None:
+            assert drill is not None
+            assert isinstance(scenario.runbook, RunbookDrill)
+            gameday.begin(
+                drill=drill,
+                spec=scenario.runbook,
+                stack=stack,
+                snapshot=snapshot,
+                record=record,
+                now=self._time.now,
+            )
         try:
             # The method ends when every step has run, every timed fault is reverted and every
             # assertion is decided; faults without a duration are reverted with the rollbacks.
@@ -317,7 +339,8 @@ class ScenarioRunner:
                         drill.mark_incident(round(self._time.now(), 3))
                     if step.runbook is not None:
                         assert drill is not None  # the model requires a drill for these steps
-                        phases.append(self._phase(drill, step, phases))
+                        if gameday is None:  # in a game day, people follow the runbook
+                            phases.append(self._phase(drill, step, phases))
                         continue
                     self._run_step(
                         index, step, begin, stack, run_dir, variables, record, faults, endings
@@ -330,15 +353,25 @@ class ScenarioRunner:
                         self._revert_one(step_record, active, record)
                 waiting = [begin + st.at_s * s for _, st in pending] + [e for e, _, _ in endings]
                 deciding = any(w.is_alive() for w in [*watchers, *phases])
+                if gameday is not None:
+                    # Live until recovered, aborted or out of time; then whatever the timeline
+                    # still holds is not injected, and every fault is reverted.
+                    waiting, deciding = ([], False) if gameday.over() else (waiting, True)
                 if not waiting and not deciding:
+                    if gameday is not None:
+                        gameday.settle()
                     if drill is not None:
                         drill.finish()
                     record.method_ended_s = round(self._time.now(), 3)
+                    if gameday is not None:
+                        gameday.end()  # an abort raises here: the run rolls back
                     return
                 wake = min(waiting) - self._time.now() if waiting else _POLL_S
                 self._time.sleep(max(0.0, min(wake, _POLL_S)))
         finally:
             stop.set()
+            if gameday is not None:
+                gameday.stop()
             for thread in [*watchers, *phases, *samplers]:
                 thread.join()
 
@@ -372,20 +405,23 @@ class ScenarioRunner:
         if runbook is None or record.runbook_drill is None:
             return None
         assert isinstance(spec, RunbookDrill)
-        check = spec.recovered
 
-        def recovered() -> tuple[bool, object, str]:
-            observation = observe(check.probe, stack, snapshot[0])
-            ok, why = judge(check.expect, observation)
-            return ok, observation.value, why
+        def sampler(check: Check) -> Callable[[], tuple[bool, object, str]]:
+            def sample() -> tuple[bool, object, str]:
+                observation = observe(check.probe, stack, snapshot[0])
+                ok, why = judge(check.expect, observation)
+                return ok, observation.value, why
+
+            return sample
 
         return DrillRunner(
             runbook,
             record.runbook_drill,
             env=spec.env,
             context=lambda: snapshot[0],
-            recovered=recovered,
-            recovered_name=check.name,
+            recovered=sampler(spec.recovered),
+            recovered_name=spec.recovered.name,
+            detected=sampler(spec.detected) if spec.detected is not None else None,
             interval_s=spec.interval_s,
             time_scale=self._scale,
             clock=self._time.now,

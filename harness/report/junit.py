@@ -86,8 +86,13 @@ def _scenario_suite(root: ET.Element, scenario: dict[str, Any], run: dict[str, A
                 _fail(case, "failure", step.get("why", "failed"), output)
             elif step["verdict"] == "human":
                 ET.SubElement(case, "skipped", message=f"a person's step: {step.get('text', '')}")
-            elif step["verdict"] == "not run":
-                ET.SubElement(case, "skipped", message=step.get("why") or "not run")
+            elif step["verdict"] in ("not run", "skipped"):
+                by = f" by {step['marked_by']}" if step.get("marked_by") else ""
+                why = step.get("why") or step["verdict"]
+                ET.SubElement(case, "skipped", message=f"{step['verdict']}{by}: {why}")
+        ttd = drill.get("time_to_detect_s")
+        if ttd is not None:
+            _case(suite, f"{classname}.runbook", "time to detect").set("time", f"{ttd:.3f}")
         case = _case(suite, f"{classname}.runbook", "time to resolve")
         ttr = drill.get("time_to_resolve_s")
         if drill["status"] != "passed":

@@ -67,6 +67,7 @@ class DrillRunner:
         env: the on-call's environment (resolved lazily with the context, ``${...}``).
         context: returns the scenario's current template context.
         recovered: samples the drill's recovery check: (ok, observed, why).
+        detected: samples its detection check, from the incident's start (optional).
         time_scale: multiplies ``within`` and the recovery target.
         clock: the scenario's clock (seconds since the scenario started).
         stop: set on Ctrl-C; steps not yet run are reported ``not run``.
@@ -81,6 +82,7 @@ class DrillRunner:
         context: Callable[[], TemplateContext],
         recovered: Callable[[], tuple[bool, object, str]],
         recovered_name: str,
+        detected: Callable[[], tuple[bool, object, str]] | None = None,
         interval_s: float,
         time_scale: float,
         clock: Callable[[], float],
@@ -92,6 +94,7 @@ class DrillRunner:
         self._context = context
         self._recovered = recovered
         self._recovered_name = recovered_name
+        self._detected = detected
         self._interval_s = interval_s
         self._scale = time_scale
         self._now = clock
@@ -141,13 +144,61 @@ class DrillRunner:
             if watcher is not None:
                 watcher.join()
 
+    @property
+    def time_scale(self) -> float:
+        return self._scale
+
     def mark_incident(self, at_s: float) -> None:
-        if self.record.incident_started_s is None:
-            self.record.incident_started_s = at_s
+        """The incident starts: time to detect and to resolve run from here."""
+        if self.record.incident_started_s is not None:
+            return
+        self.record.incident_started_s = at_s
+        if self._detected is not None:
+            threading.Thread(
+                target=self._watch_detection, name="cg-runbook-detection", daemon=True
+            ).start()
+
+    def _watch_detection(self) -> None:
+        assert self._detected is not None
+        rec = self.record
+        start = rec.incident_started_s if rec.incident_started_s is not None else self._now()
+        while not self._stop.is_set():
+            ok, _, _ = self._detected()
+            if ok:
+                rec.detected_at_s = round(self._now(), 3)
+                rec.time_to_detect_s = round(rec.detected_at_s - start, 3)
+                return
+            self._stop.wait(self._interval_s * self._scale)
+
+    # -- one step at a time (game days) ------------------------------------------------------
+
+    def step(self, step_id: str) -> Step:
+        """The runbook's step ``step_id``, or a ``KeyError`` naming the known ids."""
+        for step in self.runbook.steps:
+            if step.id == step_id:
+                return step
+        known = ", ".join(s.id for s in self.runbook.steps)
+        raise KeyError(f"no step {step_id!r} in {self.runbook.path} (steps: {known})")
+
+    def step_record(self, step_id: str) -> RunbookStepRecord:
+        self.step(step_id)
+        return next(r for r in self.record.steps if r.id == step_id)
+
+    def run_step(self, step_id: str) -> RunbookStepRecord:
+        """Run one step now, judged as in a drill (``passed`` or ``failed`` at its line)."""
+        rec = self.step_record(step_id)
+        rec.attempts = 0
+        self._run_step(self.step(step_id), rec)
+        return rec
 
     def finish(self) -> None:
-        """Decide the drill from its steps and its recovery (after every phase ran)."""
+        """Decide the drill from its steps and its recovery (after every phase ran). A game
+        day is decided by its recovery alone: people may skip steps, and the report says which.
+        """
         rec = self.record
+        if rec.mode == "gameday":
+            self._finish_gameday()
+            return
         failed = next((s for s in rec.steps if s.verdict == "failed"), None)
         missed = next(
             (s for s in rec.steps if s.verdict == "not run" and s.kind == "commands"), None
@@ -166,6 +217,20 @@ class DrillRunner:
         elif missed is not None:
             rec.status = "failed"
             rec.why = f"{missed.location}: step {missed.id} never ran ({missed.why or 'no phase'})"
+        else:
+            rec.status, rec.why = "passed", ""
+
+    def _finish_gameday(self) -> None:
+        rec = self.record
+        if rec.recovered_at_s is None:
+            rec.status = "failed"
+            rec.why = f"{self.runbook.path}: the incident was not resolved ({rec.ended_by})"
+        elif rec.time_to_resolve_s is not None and rec.time_to_resolve_s > rec.target_s:
+            rec.status = "failed"
+            rec.why = (
+                f"{self.runbook.path}: time to resolve {rec.time_to_resolve_s:.1f} s is over the "
+                f"target {rec.target_s:.1f} s ({rec.target}, scaled)"
+            )
         else:
             rec.status, rec.why = "passed", ""
 

@@ -548,8 +548,9 @@ class RunbookDrill(_Model):
 
     Time to resolve runs from the start of the incident (the step named ``incident_starts``,
     default the first fault or load) to the first sample of ``recovered`` that holds after the
-    Resolution steps. Its target is the runbook's ``time_to_resolve`` divided by ``compress``
-    (a 30m target with compress 100 is 18 s of scenario time), times the run's time scale."""
+    Resolution steps; time to detect, to the first sample of ``detected`` that holds. Its
+    target is the runbook's ``time_to_resolve`` divided by ``compress`` (a 30m target with
+    compress 100 is 18 s of scenario time), times the run's time scale."""
 
     path: str = Field(
         min_length=1, description="the runbook file, relative to where chaosgate runs"
@@ -559,13 +560,20 @@ class RunbookDrill(_Model):
         description="the on-call's environment for the runbook's commands; values may use ${...}",
     )
     recovered: Check = Field(description="holds once the incident is resolved")
+    detected: Check | None = Field(
+        default=None,
+        description="holds once the incident is detected (an alert fired): time to detect runs "
+        "from the incident's start to its first sample that holds",
+    )
     compress: float = Field(
         default=1.0, gt=0, description="divides the runbook's time_to_resolve target"
     )
     incident_starts: str | None = Field(
         default=None, description="name of the method step the incident starts with"
     )
-    interval_s: PositiveSeconds = Field(default=0.5, description="how often recovered is sampled")
+    interval_s: PositiveSeconds = Field(
+        default=0.5, description="how often recovered and detected are sampled"
+    )
 
 
 class Scenario(_Model):

@@ -280,3 +280,44 @@ def test_excerpt_keeps_the_last_lines() -> None:
     assert kept.startswith("…\n") and kept.endswith("line 99")
     assert "line 79" not in kept and "line 80" in kept
     assert excerpt("short") == "short"
+
+
+def test_time_to_detect_runs_from_the_incident_to_the_first_detected_sample(
+    tmp_path: Path,
+) -> None:
+    runner = drill(tmp_path)
+    answers = [False, False, True]
+    runner._detected = lambda: (answers.pop(0), None, "")  # alerts: none, none, one
+    runner._interval_s = 0.05
+    runner.mark_incident(0.0)
+    deadline = time.monotonic() + 5
+    while runner.record.time_to_detect_s is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    rec = runner.record
+    assert rec.detected_at_s is not None and rec.time_to_detect_s == rec.detected_at_s
+    assert rec.time_to_detect_s >= 0.1  # two samples failed, 0.05 s apart
+    assert answers == []
+
+
+def test_one_step_on_demand_and_unknown_steps_named(tmp_path: Path) -> None:
+    runner = drill(tmp_path)
+    rec = runner.run_step("list")
+    assert rec.verdict == "passed" and rec.commands[0].exit_code == 0
+    with pytest.raises(KeyError, match=r"no step 'lsit' .* \(steps: broken, list, ask, fix"):
+        runner.run_step("lsit")
+
+
+def test_a_game_day_is_decided_by_its_recovery_not_its_steps(tmp_path: Path) -> None:
+    runner = drill(tmp_path, target_s=30)
+    rec = runner.record
+    rec.mode = "gameday"
+    rec.recovered_at_s, rec.time_to_resolve_s = 12.0, 12.0
+    runner.finish()  # no step ran: people may skip them
+    assert (rec.status, rec.why) == ("passed", "")
+    rec.time_to_resolve_s = 45.0
+    runner.finish()
+    assert rec.status == "failed" and "over the target 30.0 s" in rec.why
+    rec.recovered_at_s = rec.time_to_resolve_s = None
+    rec.ended_by = "aborted by alice"
+    runner.finish()
+    assert rec.status == "failed" and "not resolved (aborted by alice)" in rec.why
