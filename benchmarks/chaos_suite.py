@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.provisioning import measure
 from harness.provision.local import LocalProvisioner
 from harness.scenario import load_scenarios
 
@@ -34,16 +35,9 @@ def provisioning(repeats: int) -> dict[str, float | str]:
     # others copy it (warm, what every later scenario of a run pays).
     with LocalProvisioner() as provisioner:
         for _ in range(repeats + 1):
-            with tempfile.TemporaryDirectory(prefix="cg-bench-") as run_dir:
-                began = time.perf_counter()
-                stack = provisioner.start(biggest, Path(run_dir))
-                started = time.perf_counter()
-                problems = provisioner.stop(stack)
-                stopped = time.perf_counter()
-            if problems:
-                raise SystemExit(f"teardown problems: {problems}")
-            starts.append(started - began)
-            stops.append(stopped - started)
+            start_s, stop_s = measure(provisioner, biggest)
+            starts.append(start_s)
+            stops.append(stop_s)
     return {
         "scenario": biggest.id,
         "services": len(biggest.services),

@@ -39,8 +39,11 @@ def full_stack() -> Scenario:
     return Scenario.model_validate(spec)
 
 
-def measure(provisioner: Provisioner, scenario: Scenario, base: Path) -> tuple[float, float]:
-    with tempfile.TemporaryDirectory(dir=base) as tmp:
+def measure(
+    provisioner: Provisioner, scenario: Scenario, base: Path | None = None
+) -> tuple[float, float]:
+    """Seconds to start ``scenario``'s stack (every service ready) and to stop it again."""
+    with tempfile.TemporaryDirectory(prefix="cg-bench-", dir=base) as tmp:
         began = time.perf_counter()
         stack = provisioner.start(scenario, Path(tmp))
         started = time.perf_counter()

@@ -29,11 +29,10 @@ from rich.table import Table
 from harness.commands import run_command
 from harness.errors import HarnessError
 from harness.journal import CheckRecord, MetricSeries, RunbookCommandRecord, ScenarioRecord
-from harness.probes import judge, observe
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext
 from harness.runbooks.verify import DrillRunner, excerpt
-from harness.scenario.model import Check, RunbookDrill
+from harness.scenario.model import RunbookDrill
 
 __all__ = ["GameDay", "GameDayAborted", "GameDayOptions"]
 
@@ -102,7 +101,7 @@ class GameDay:
 
     # -- hooks the runner calls --------------------------------------------------------------
 
-    def confirm(self, record: ScenarioRecord, now: Callable[[], float]) -> None:
+    def confirm(self, record: ScenarioRecord) -> None:
         """Show the steady state; wait for the go (Enter, or the schedule)."""
         table = Table("steady state", "ok", "observed", title="before the fault")
         for check in record.steady_state_before:
@@ -291,11 +290,6 @@ class GameDay:
 
     # -- watching ----------------------------------------------------------------------------
 
-    def _sample(self, check: Check) -> CheckRecord:
-        observation = observe(check.probe, self._stack, self._snapshot[0])
-        ok, why = judge(check.expect, observation)
-        return CheckRecord(check.name, ok, observation.value, why, round(self._now(), 3))
-
     def _watch_system(self) -> None:
         """Sample ``recovered`` until it holds after having failed: the incident is resolved.
         (The drill samples ``detected`` from the incident's start.)"""
@@ -303,8 +297,7 @@ class GameDay:
         interval = self._spec.interval_s * self._drill.time_scale
         while not self._stop.is_set():
             start = rec.incident_started_s if rec.incident_started_s is not None else self._began
-            recovered = self._sample(self._spec.recovered)
-            rec.recovery = self._watch.recovered = recovered
+            recovered = self._watch.recovered = self._drill.sample_recovered()
             if not recovered.ok:
                 self._watch.seen_failing = True
             elif self._watch.seen_failing:

@@ -138,7 +138,7 @@ class ScenarioRunner:
                     "errored", f"steady state not met before the method: {bad.name}: {bad.why}"
                 )
             if self._gameday is not None:
-                self._gameday.confirm(record, self._time.now)
+                self._gameday.confirm(record)
             self._method(scenario, runbook, stack, run_dir, variables, record, faults)
             self._revert(faults, record)
             record.steady_state_after = self._checks(

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
-import httpx
 import psycopg
 import redis
 
@@ -43,7 +42,7 @@ from harness.errors import (
 from harness.fakes.identity import signing_identity
 from harness.provision.backend import Outcome, RunningService, Stack, WaveProvisioner
 from harness.provision.images import Images
-from harness.provision.process import free_port
+from harness.provision.process import free_port, http_ok
 from harness.provision.templates import Endpoint, TemplateContext, resolve
 from harness.scenario.model import ReadyCheck, Scenario, Service
 from harness.toxiproxy import ToxiproxyClient
@@ -206,13 +205,6 @@ class _Spec:
     stop_timeout_s: float = 10.0
     volumes: list[tuple[str, str, str]] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).is_success
-    except httpx.HTTPError:
-        return False
 
 
 def _redis_ok(endpoint: Endpoint) -> bool:
@@ -569,7 +561,7 @@ class DockerProvisioner(WaveProvisioner):
                 [api, *self._proxy_ports.values()],
                 Endpoint(name, api, f"http://{name}:{api}"),
                 lambda p: Endpoint(HOST, p[api], f"http://{HOST}:{p[api]}"),
-                lambda e, c: _http_ok(f"{e.url}/version"),
+                lambda e, c: http_ok(f"{e.url}/version"),
                 "GET /version answers 200",
             )
         if service.kind == "fake-provider":
@@ -586,7 +578,7 @@ class DockerProvisioner(WaveProvisioner):
                 [APP_PORT],
                 Endpoint(name, APP_PORT, f"http://{name}:{APP_PORT}"),
                 lambda p: Endpoint(HOST, p[APP_PORT], f"http://{HOST}:{p[APP_PORT]}"),
-                lambda e, c: _http_ok(f"{e.url}/_fake/stats"),
+                lambda e, c: http_ok(f"{e.url}/_fake/stats"),
                 "GET /_fake/stats answers",
                 volumes=[(str(directory.resolve()), FILES_DIR, "ro")],
                 files={"paypal_key": key_path, "paypal_cert": cert_path},
@@ -614,7 +606,7 @@ class DockerProvisioner(WaveProvisioner):
                     extra={"smtp_port": str(p[SMTP_PORT])},
                 ),
                 lambda e, c: (
-                    _http_ok(f"{e.url}/_capture/messages")
+                    http_ok(f"{e.url}/_capture/messages")
                     and _smtp_ok(HOST, int(e.extra["smtp_port"]))
                 ),
                 "HTTP answers and SMTP greets",
@@ -654,7 +646,7 @@ class DockerProvisioner(WaveProvisioner):
             return None, "running"
         if ready.http is not None:
             path = resolve(ready.http, context, where=f"{where}.ready.http")
-            return (lambda e, c: _http_ok(e.url + path)), f"GET {path} answers 2xx"
+            return (lambda e, c: http_ok(e.url + path)), f"GET {path} answers 2xx"
         if ready.command is not None:
             argv = [resolve(a, context, where=f"{where}.ready.command") for a in ready.command]
 

@@ -12,12 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-import httpx
-
 from harness.errors import FaultError, ProvisionError
 from harness.fakes.identity import signing_identity
 from harness.provision.backend import Outcome, RunningService, Stack, WaveProvisioner
-from harness.provision.process import ManagedProcess, free_port, port_is_open
+from harness.provision.process import ManagedProcess, free_port, http_ok, port_is_open
 from harness.provision.recipes import (
     HOST,
     PostgresServer,
@@ -240,15 +238,10 @@ class LocalProvisioner(WaveProvisioner):
         )
         process.start()
         stats = f"{endpoint.url}/_fake/stats"
-
-        def answers() -> bool:
-            try:
-                return httpx.get(stats, timeout=1).is_success
-            except httpx.HTTPError:
-                return False
-
         try:
-            process.wait_ready(answers, timeout_s=30, describe=f"GET {stats} answers")
+            process.wait_ready(
+                lambda: http_ok(stats), timeout_s=30, describe=f"GET {stats} answers"
+            )
         except BaseException:
             process.stop()
             raise
@@ -334,14 +327,7 @@ class LocalProvisioner(WaveProvisioner):
     ) -> tuple[Callable[[], bool], str]:
         if ready.http is not None:
             url = endpoint.url + resolve(ready.http, context, where=f"{where}.ready.http")
-
-            def http_ok() -> bool:
-                try:
-                    return httpx.get(url, timeout=1).is_success
-                except httpx.HTTPError:
-                    return False
-
-            return http_ok, f"GET {url} answers 2xx"
+            return (lambda: http_ok(url)), f"GET {url} answers 2xx"
         if ready.command is not None:
             argv = [resolve(a, context, where=f"{where}.ready.command") for a in ready.command]
 

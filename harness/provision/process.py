@@ -17,9 +17,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+import httpx
+
 from harness.errors import ProcessExited, ServiceNeverReady
 
-__all__ = ["ManagedProcess", "free_port", "port_is_open"]
+__all__ = ["ManagedProcess", "free_port", "http_ok", "port_is_open"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -32,6 +34,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def http_ok(url: str, *, timeout_s: float = 1.0) -> bool:
+    """True when ``GET url`` answers 2xx (a readiness check: any failure is False)."""
+    try:
+        return httpx.get(url, timeout=timeout_s).is_success
+    except httpx.HTTPError:
+        return False
 
 
 def port_is_open(host: str, port: int, *, timeout_s: float = 0.2) -> bool:

@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import httpx
 import psycopg
 import redis
 
 from harness.errors import PortInUse, ProcessExited, ProvisionError
 from harness.provision.binaries import find_binary
-from harness.provision.process import ManagedProcess, free_port, port_is_open
+from harness.provision.process import ManagedProcess, free_port, http_ok, port_is_open
 
 __all__ = [
     "HOST",
@@ -308,10 +307,7 @@ class ToxiproxyServer:
             return ManagedProcess("toxiproxy", argv, log_path=self.directory / "toxiproxy.log")
 
         def answers(port: int) -> bool:
-            try:
-                return httpx.get(f"http://{HOST}:{port}/version", timeout=0.5).status_code == 200
-            except httpx.HTTPError:
-                return False
+            return http_ok(f"http://{HOST}:{port}/version", timeout_s=0.5)
 
         self.process, self.port = _start_on_free_port(make, answers, "GET /version answers 200")
         return self

@@ -331,6 +331,13 @@ class DrillRunner:
 
     # -- recovery ----------------------------------------------------------------------------
 
+    def sample_recovered(self) -> CheckRecord:
+        """One sample of the recovered check, kept as the drill's latest (``recovery``)."""
+        ok, observed, why = self._recovered()
+        sample = CheckRecord(self._recovered_name, ok, observed, why, round(self._now(), 3))
+        self.record.recovery = sample
+        return sample
+
     def _watch_recovery(self, steps_done: threading.Event) -> None:
         """Sample the recovered check from the start of the resolution until it holds, the
         resolution fails, or its steps are done and the target has passed."""
@@ -338,9 +345,8 @@ class DrillRunner:
         start = rec.incident_started_s if rec.incident_started_s is not None else self._now()
         deadline = start + rec.target_s
         while not self._stop.is_set():
-            ok, observed, why = self._recovered()
-            now = self._now()
-            rec.recovery = CheckRecord(self._recovered_name, ok, observed, why, round(now, 3))
+            sample = self.sample_recovered()
+            ok, why, now = sample.ok, sample.why, sample.at_s
             if ok:
                 rec.recovered_at_s = round(now, 3)
                 rec.time_to_resolve_s = round(now - start, 3)

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +25,6 @@ import yaml
 
 from harness.errors import ImageMissing, ProcessExited, ServiceNeverReady
 from harness.provision.docker import (
-    LABEL_MANAGED,
     LABEL_OWNER,
     LABEL_SCENARIO,
     DockerProvisioner,
@@ -91,11 +91,21 @@ def provisioner() -> Iterator[DockerProvisioner]:
         yield p
 
 
-def scenario_labelled(client: Any, run: str) -> list[str]:
-    label = f"{LABEL_SCENARIO}={run}"
+def labelled(label: str) -> list[str]:
+    """Containers and networks with this label (``key=value``) that are still there."""
+    client = connect()
     return [
         f"container {c.name}" for c in client.containers.list(all=True, filters={"label": label})
     ] + [f"network {n.name}" for n in client.networks.list(filters={"label": label})]
+
+
+def scenario_labelled(run: str) -> list[str]:
+    return labelled(f"{LABEL_SCENARIO}={run}")
+
+
+def owned_by(pid: int) -> list[str]:
+    """What a harness process on this host made that is still there."""
+    return labelled(f"{LABEL_OWNER}={socket.gethostname()}:{pid}")
 
 
 def volumes(client: Any) -> set[str]:
@@ -131,11 +141,11 @@ def test_services_reach_each_other_by_name_and_through_the_toxiproxy_container(
         for container in client.containers.list(filters={"label": f"{LABEL_SCENARIO}={run}"}):
             for bindings in container.ports.values():
                 assert bindings and {b["HostIp"] for b in bindings} == {"127.0.0.1"}
-        assert len(scenario_labelled(client, run)) == 5  # four containers, one network
+        assert len(scenario_labelled(run)) == 5  # four containers, one network
     finally:
         problems = provisioner.stop(stack)
     assert problems == []
-    assert scenario_labelled(client, run) == []
+    assert scenario_labelled(run) == []
     assert volumes(client) == volumes_before
     # Logs are kept in the run directory.
     assert "app up" in (tmp_path / "services" / "app" / "app.log").read_text()
@@ -219,23 +229,6 @@ def test_a_container_never_ready_is_reported_and_removed(
         provisioner.start(silent, tmp_path)
     assert "GET / answers 2xx" in str(caught.value)
     assert owned_by(os.getpid()) == []
-
-
-def owned_by(pid: int) -> list[str]:
-    """Containers and networks a harness process made that are still there."""
-    client = connect()
-    me = f":{pid}"
-    found = [
-        f"container {c.name}"
-        for c in client.containers.list(all=True, filters={"label": LABEL_MANAGED})
-        if c.labels.get(LABEL_OWNER, "").endswith(me)
-    ]
-    found += [
-        f"network {n.name}"
-        for n in client.networks.list(filters={"label": LABEL_MANAGED})
-        if (n.attrs.get("Labels") or {}).get(LABEL_OWNER, "").endswith(me)
-    ]
-    return found
 
 
 def test_a_missing_image_is_named_with_its_setting_before_anything_starts(
@@ -329,7 +322,7 @@ def test_faults_mid_scenario_are_reported_and_everything_is_torn_down(tmp_path: 
     assert record.status == "failed"
     assert "the app answers while redis is paused" in (record.reason or "")
     assert record.teardown_problems == []
-    assert scenario_labelled(client, run) == []
+    assert scenario_labelled(run) == []
     assert volumes(client) == volumes_before
 
 
