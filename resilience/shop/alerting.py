@@ -19,8 +19,9 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
 import redis
@@ -37,16 +38,12 @@ from resilience.alerts.notifiers import (
     TwilioNotifier,
 )
 from resilience.audit import AuditTrail
+from resilience.queues.health import QueueHealth
 from resilience.queues.models import SlowJobRow
 from resilience.shop.settings import ShopSettings
+from resilience.webhooks.metrics import WebhookMetrics
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from datetime import datetime
-
-    from resilience.shop.context import ShopContext
-
-__all__ = ["ROUND_KEY", "AlertLoop", "build_escalation", "shop_signals"]
+__all__ = ["ROUND_KEY", "AlertLoop", "SignalSources", "build_escalation", "shop_signals"]
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +107,28 @@ def build_escalation(
     )
 
 
-def shop_signals(ctx: ShopContext) -> tuple[list[Signal], set[str]]:
+@dataclass(frozen=True)
+class SignalSources:
+    """What the rules read: the settings (thresholds, windows), the webhook counters, the
+    queues' depths (none: the queue rule is not evaluated), the database (slow jobs), a clock.
+    """
+
+    settings: ShopSettings
+    metrics: WebhookMetrics
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime]
+    health: QueueHealth | None = None
+    queues: tuple[str, ...] = ()
+
+
+def shop_signals(sources: SignalSources) -> tuple[list[Signal], set[str]]:
     """The conditions that hold now, and the rules whose sources could be read."""
-    s = ctx.settings
+    s = sources.settings
     signals: list[Signal] = []
     evaluated: set[str] = set()
     try:
-        recent = ctx.metrics.in_window(s.alert_p0_window_s)
-        hourly = ctx.metrics.in_window(s.alert_p1_window_s)
+        recent = sources.metrics.in_window(s.alert_p0_window_s)
+        hourly = sources.metrics.in_window(s.alert_p1_window_s)
     except (redis.RedisError, OSError) as exc:
         log.warning("alert rules on webhooks skipped: counters unreadable (%s)", exc)
     else:
@@ -153,9 +164,10 @@ def shop_signals(ctx: ShopContext) -> tuple[list[Signal], set[str]]:
                         f"{s.alert_p1_window_s:g} s (threshold {s.alert_p1_max_failures})",
                     )
                 )
-    if ctx.queues is not None:
+    if sources.health is not None:
+        health = sources.health
         try:
-            depths = {q: ctx.queues.health.depth(q) for q in ctx.queues.queues}
+            depths = {q: health.depth(q) for q in sources.queues}
         except (redis.RedisError, OSError) as exc:
             log.warning("queue depth rule skipped: Redis unreadable (%s)", exc)
         else:
@@ -171,8 +183,8 @@ def shop_signals(ctx: ShopContext) -> tuple[list[Signal], set[str]]:
                         )
                     )
     try:
-        since = ctx.clock() - timedelta(seconds=s.alert_p3_window_s)
-        with ctx.sessions() as session:
+        since = sources.clock() - timedelta(seconds=s.alert_p3_window_s)
+        with sources.sessions() as session:
             slow = session.execute(
                 select(SlowJobRow.job, func.count())
                 .where(SlowJobRow.started_at >= since)
@@ -199,11 +211,18 @@ class AlertLoop:
     """Evaluate the rules every ``SHOP_ALERT_EVAL_INTERVAL_S`` until ``stop`` is set; one worker
     per round (a Redis key), the others skip it."""
 
-    def __init__(self, ctx: ShopContext, client: redis.Redis, stop: threading.Event) -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        escalation: Escalation,
+        sources: SignalSources,
+        client: redis.Redis,
+        stop: threading.Event,
+    ) -> None:
+        self.escalation = escalation
+        self.sources = sources
         self.client = client
         self.stop = stop
-        self.interval_s = ctx.settings.alert_eval_interval_s
+        self.interval_s = sources.settings.alert_eval_interval_s
         self._token = uuid.uuid4().hex
 
     def start(self) -> threading.Thread:
@@ -217,9 +236,6 @@ class AlertLoop:
 
     def round(self) -> bool:
         """One round if this worker wins it; whether it evaluated. Never raises."""
-        escalation = self.ctx.alerts
-        if escalation is None:
-            return False
         try:
             won = self.client.set(
                 ROUND_KEY, self._token, nx=True, px=max(1, int(self.interval_s * 900))
@@ -230,8 +246,8 @@ class AlertLoop:
         if not won:
             return False
         try:
-            signals, evaluated = shop_signals(self.ctx)
-            escalation.evaluate(signals, evaluated)
+            signals, evaluated = shop_signals(self.sources)
+            self.escalation.evaluate(signals, evaluated)
         except Exception:  # the loop must outlive any one bad round
             log.exception("alert round failed")
         return True

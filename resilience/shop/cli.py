@@ -226,7 +226,9 @@ def worker(
         if ctx.alerts is not None and ctx.queues is not None:
             from resilience.shop.alerting import AlertLoop
 
-            alert_thread = AlertLoop(ctx, ctx.queues.health.client, stop).start()
+            alert_thread = AlertLoop(
+                ctx.alerts, ctx.signal_sources(), ctx.queues.health.client, stop
+            ).start()
         logging.getLogger(__name__).info(
             "worker started: queues %s, %d threads",
             sorted(queues or declared),

@@ -180,7 +180,7 @@ def evaluate(as_json: AsJson = False) -> None:
     with shop_context(settings) as ctx:
         if ctx.alerts is None:
             fail("alerts are switched off (SHOP_ALERTS_ENABLED=false)")
-        signals, evaluated = shop_signals(ctx)
+        signals, evaluated = shop_signals(ctx.signal_sources())
         result = ctx.alerts.evaluate(signals, evaluated)
     report = {
         "signals": [f"{s.severity} {s.key}" for s in signals],

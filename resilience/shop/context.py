@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from resilience.alerts import Escalation
 from resilience.audit import Actor, AuditTrail
-from resilience.shop.alerting import build_escalation
+from resilience.shop.alerting import SignalSources, build_escalation
 from resilience.shop.db import make_engine, make_sessionmaker
 from resilience.shop.erp import ErpClient, ErpSync
 from resilience.shop.jobs import ShopJobs, make_broker
@@ -72,6 +72,17 @@ class ShopContext:
     alerts: Escalation | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
     _closers: list[Callable[[], object]] = field(default_factory=list)
+
+    def signal_sources(self) -> SignalSources:
+        """What the alert rules read in this process."""
+        return SignalSources(
+            self.settings,
+            self.metrics,
+            self.sessions,
+            self.clock,
+            self.queues.health if self.queues is not None else None,
+            self.queues.queues if self.queues is not None else (),
+        )
 
     @classmethod
     def from_settings(

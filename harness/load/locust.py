@@ -11,14 +11,15 @@ import sys
 import time
 from pathlib import Path
 
-from harness.errors import HarnessError
 from harness.faults import ActiveFault
+from harness.load import LOADS, LoadError
 from harness.provision.backend import Stack
 from harness.provision.process import ManagedProcess
 from harness.provision.templates import TemplateContext, resolve
 from harness.scenario.model import LocustLoad
 
-__all__ = ["LoadError", "read_history", "read_stats", "start_load"]
+__all__ = ["SHAPE_FILE", "hash_key", "read_history", "read_stats", "start_locust"]
+
 
 #: Locust's stats history columns charted in the report, and their names there
 _HISTORY = {
@@ -30,11 +31,8 @@ _HISTORY = {
 }
 
 
-SHAPE_FILE = Path(__file__).with_name("loadshape.py")
-
-
-class LoadError(HarnessError):
-    pass
+#: the load shape added to the locustfile for ``shape`` stages
+SHAPE_FILE = Path(__file__).parent.parent / "loadshape.py"
 
 
 def read_stats(stats_csv: Path) -> dict[str, float]:
@@ -91,7 +89,8 @@ def hash_key(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def start_load(
+@LOADS.register("locust")
+def start_locust(
     load: LocustLoad,
     duration_s: float,
     stack: Stack,
