@@ -1,4 +1,6 @@
-"""``chaosgate``: the harness CLI.
+"""``chaosgate``: the harness CLI. It parses, and delegates: scenarios to ``harness.scenario``,
+runs to ``harness.suite``, game days to ``harness.gameday``, reports to ``harness.report``,
+runbook checks to ``harness.runbooks``.
 
 Exit codes (stable, for CI gates): 0 every scenario passed; 1 a scenario failed (the system
 misbehaved); 2 a scenario errored (the harness could not run it) or bad usage.
@@ -6,46 +8,27 @@ misbehaved); 2 a scenario errored (the harness could not run it) or bad usage.
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import platform
 import random
-import signal
 import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from harness import __version__
 from harness.errors import HarnessError, ScenarioInvalid
-from harness.journal import RunRecord, ScenarioRecord
-from harness.provision.backend import Provisioner
-from harness.provision.local import LocalProvisioner
-from harness.report import Redactor, find_journals, relative_logs, write_index, write_reports
-from harness.run import ScenarioInterrupted, ScenarioRunner
+from harness.report import find_journals, write_index, write_reports
 from harness.scenario.loader import LoadedScenario, load_scenarios
 from harness.scenario.model import RunbookDrill
 from harness.scenario.schema import scenario_schema
+from harness.suite import EXIT_ERRORED, EXIT_FAILED, EXIT_PASSED, Environment, run_suite
 
-if TYPE_CHECKING:
-    from harness.gameday import GameDay
-
-__all__ = ["app", "main"]
-
-EXIT_PASSED, EXIT_FAILED, EXIT_ERRORED = 0, 1, 2
+__all__ = ["EXIT_ERRORED", "EXIT_FAILED", "EXIT_PASSED", "app", "main"]
 
 app = typer.Typer(
     name="chaosgate",
@@ -133,29 +116,6 @@ def schema() -> None:
     typer.echo(json.dumps(scenario_schema(), indent=2))
 
 
-class Environment(enum.StrEnum):
-    local = "local"
-    docker = "docker"
-
-
-def _provisioner(env: Environment, seed: int, time_scale: float) -> Provisioner:
-    """The backend for ``--env``; a Docker that is missing or down exits 2 saying what to do."""
-    if env is Environment.local:
-        return LocalProvisioner(seed=seed, time_scale=time_scale)
-    from harness.provision.docker import DockerProvisioner
-
-    try:
-        docker = DockerProvisioner(seed=seed, time_scale=time_scale)
-    except (HarnessError, ValueError) as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_ERRORED) from None
-    if docker.swept:
-        err.print(
-            f"removed what an earlier run left behind: {', '.join(docker.swept)}", highlight=False
-        )
-    return docker
-
-
 @app.command()
 def run(
     paths: Annotated[
@@ -203,113 +163,17 @@ def run(
         err.print("error: no scenario files found (*.yaml, *.yml)", highlight=False)
         raise typer.Exit(EXIT_ERRORED)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
-    _execute(loaded, broken, seed=seed, time_scale=time_scale, env=env, report_dir=report_dir)
-
-
-def _execute(
-    loaded: list[LoadedScenario],
-    broken: list[ScenarioInvalid],
-    *,
-    seed: int,
-    time_scale: float,
-    env: Environment,
-    report_dir: Path,
-    gameday: GameDay | None = None,
-) -> None:
-    """Run scenarios, journal them, write the reports, exit with the verdict's code."""
-    provisioner = _provisioner(env, seed, time_scale)
-    run_id = time.strftime("run-%Y%m%d-%H%M%S")
-    run_dir = report_dir / run_id
-    record = RunRecord(
+    code = run_suite(
+        loaded,
+        broken,
         seed=seed,
         time_scale=time_scale,
-        started_at=time.time(),
-        environment=env.value,
-        invalid_files=[str(b.path) for b in broken],
+        env=env,
+        report_dir=report_dir,
+        out=out,
+        err=err,
     )
-    out.print(
-        f"chaosgate {__version__}: {len(loaded)} scenario(s), seed {seed}, "
-        f"time scale {time_scale:g}, env {env.value}, journal {run_dir / 'journal.json'}",
-        highlight=False,
-    )
-    # A game day's console takes input: no live progress bar redrawing over it.
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=out,
-        transient=True,
-        disable=gameday is not None,
-    )
-    suite = progress.add_task("starting", total=len(loaded))
-
-    def on_event(message: str) -> None:
-        progress.console.print(f"  {message}", highlight=False)
-        progress.update(suite, description=message[:70])
-
-    runner = ScenarioRunner(
-        provisioner,
-        seed=seed,
-        time_scale=time_scale,
-        on_event=on_event,
-        gameday=gameday,
-    )
-    interrupted = False
-    # CI runners stop jobs with SIGTERM: treat it like Ctrl-C, so faults are reverted,
-    # rollbacks run and every service is stopped before the process ends.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    redactors = {item.scenario.id: Redactor.for_scenario(item.scenario) for item in loaded}
-
-    def keep(result: ScenarioRecord) -> None:
-        """Redact the scenario's record and every log it left, then add it to the journal."""
-        redactor = redactors.get(result.id, Redactor())
-        logs = {
-            p.resolve()
-            for p in [*(run_dir / result.id).rglob("*.log"), *map(Path, result.services.values())]
-        }
-        for log in logs:  # once each: service logs mostly live under the scenario's directory
-            redactor.file(log)
-        kept = redactor.value(result)
-        relative_logs(kept, run_dir)
-        record.scenarios.append(kept)
-        record.write(run_dir / "journal.json")
-
-    try:
-        with progress:
-            for item in loaded:
-                scenario_dir = run_dir / item.scenario.id
-                keep(runner.run(item, scenario_dir))
-                progress.advance(suite)
-    except ScenarioInterrupted as stop:
-        interrupted = True
-        keep(stop.record)
-        err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
-    except KeyboardInterrupt:
-        interrupted = True
-        err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        provisioner.close()
-    record.finished_at = time.time()
-    record.write(run_dir / "journal.json")
-    _summary(record)
-    try:
-        html, junit = write_reports(run_dir / "journal.json")
-        index = write_index(report_dir)
-    except Exception as exc:  # the journal is written: a report bug must not hide the verdict
-        err.print(
-            f"error: the reports were not written ({type(exc).__name__}: {exc}); the journal "
-            f"is at {run_dir / 'journal.json'}: 'chaosgate report {run_dir}' renders them again",
-            highlight=False,
-        )
-        raise typer.Exit(EXIT_ERRORED) from None
-    out.print(f"report: {html}  junit: {junit}  runs: {index}", highlight=False, soft_wrap=True)
-    if interrupted or record.status == "errored":
-        raise typer.Exit(EXIT_ERRORED)
-    if record.status == "failed":
-        raise typer.Exit(EXIT_FAILED)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -361,7 +225,7 @@ def gameday(
 
     Exit 0 when resolved within the target, 1 when not, 2 when aborted or it could not run.
     """
-    from harness.gameday import GameDay, GameDayOptions
+    from harness.gameday import GameDay, GameDayOptions, gameday_scenario
     from harness.runbooks.parser import parse_runbook
 
     loaded, broken = _load([path])
@@ -370,22 +234,14 @@ def gameday(
     if broken or not loaded:
         raise typer.Exit(EXIT_ERRORED)
     item = loaded[0]
-    drill = item.scenario.runbook
-    if not isinstance(drill, RunbookDrill):
-        err.print(
-            f"error: {path}: a game day needs a scenario that drills a runbook (runbook: "
-            "{path, recovered, ...}); this one does not",
-            highlight=False,
-        )
-        raise typer.Exit(EXIT_ERRORED)
-    drill = drill.model_copy(update={"compress": compress if compress is not None else 1.0})
     try:
+        scenario = gameday_scenario(item.scenario, compress)
+        drill = scenario.runbook
+        assert isinstance(drill, RunbookDrill)  # gameday_scenario checked it
         target_s = parse_runbook(Path(drill.path)).front.time_to_resolve_s / drill.compress
-    except HarnessError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+    except (ValueError, HarnessError) as exc:
+        err.print(f"error: {path}: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_ERRORED) from None
-    # People follow the runbook: the scenario's automated timeline checks are not theirs.
-    scenario = item.scenario.model_copy(update={"runbook": drill, "assertions": []})
     options = GameDayOptions(
         responder=responder,
         inject_after_s=inject_after,
@@ -393,16 +249,19 @@ def gameday(
         status_every_s=status_every,
     )
     lines = (line.rstrip("\n") for line in iter(sys.stdin.readline, ""))
-    console = GameDay(options, lines, out)
-    _execute(
+    code = run_suite(
         [LoadedScenario(item.path, scenario)],
         [],
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         time_scale=time_scale,
         env=env,
         report_dir=report_dir,
-        gameday=console,
+        out=out,
+        err=err,
+        strategy=GameDay(options, lines, out),
+        live=False,  # the console takes input: no live progress bar redrawing over it
     )
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -496,72 +355,9 @@ def fake_erp(
     ] = None,
 ) -> None:
     """A fake ERP stock API (GET /stock, GET /health) with outage modes set at /_fake/mode."""
-    from harness.fakes.erp import parse_stock, serve
-    from harness.fakes.http import fake_host
+    from harness.fakes.erp import main as serve_erp
 
-    host = host or fake_host()
-
-    try:
-        levels = parse_stock(stock)
-    except ValueError as exc:
-        err.print(f"error: {exc}", highlight=False)
-        raise typer.Exit(EXIT_ERRORED) from None
-    try:
-        server = serve(port, levels, host=host)
-    except OSError as exc:
-        err.print(f"error: cannot listen on {host}:{port}: {exc.strerror}", highlight=False)
-        raise typer.Exit(EXIT_ERRORED) from None
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
-def _raise_interrupt(_signo: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _summary(record: RunRecord) -> None:
-    table = Table("scenario", "status", "seconds", "reason")
-    colours = {"passed": "green", "failed": "red", "errored": "yellow"}
-    for s in record.scenarios:
-        table.add_row(s.id, f"[{colours[s.status]}]{s.status}[/]", f"{s.duration_s:.1f}", s.reason)
-    out.print(table)
-    drills = [(s.id, s.runbook_drill) for s in record.scenarios if s.runbook_drill is not None]
-    if drills:
-        runbooks = Table(
-            "scenario", "runbook", "status", "steps", "time to detect", "time to resolve", "target"
-        )
-        for scenario_id, drill in drills:
-            verdicts = [step.verdict for step in drill.steps]
-            counts = ", ".join(
-                f"{verdicts.count(v)} {v}"
-                for v in ("passed", "done", "failed", "human", "skipped", "not run")
-                if v in verdicts
-            )
-            ttd = f"{drill.time_to_detect_s:.1f} s" if drill.time_to_detect_s is not None else "-"
-            ttr = f"{drill.time_to_resolve_s:.1f} s" if drill.time_to_resolve_s is not None else "-"
-            runbooks.add_row(
-                scenario_id,
-                drill.path,
-                f"[{colours.get(drill.status, 'yellow')}]{drill.status}[/]",
-                counts,
-                ttd,
-                ttr,
-                f"{drill.target_s:.1f} s ({drill.target})",
-            )
-        out.print(runbooks)
-        for _scenario_id, drill in drills:
-            for step in drill.human_steps:
-                out.print(
-                    f"human step (reported, not run): {step.location} {step.id} — "
-                    f"{' '.join(step.text.split())[:100]}",
-                    highlight=False,
-                )
-    out.print(f"result: {record.status}", highlight=False)
+    serve_erp(["--port", str(port), "--stock", stock, *(["--host", host] if host else [])])
 
 
 def main() -> None:

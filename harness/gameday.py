@@ -9,9 +9,10 @@ resolved when its ``recovered`` check holds after it had failed. A maximum durat
 ``abort`` command roll everything back; so does Ctrl-C. The record is the drill's
 (:class:`RunbookRecord`, ``mode: gameday``), in the same journal and report as automated runs.
 
-:class:`GameDay` is the facilitator's console; :class:`ScenarioRunner` calls it at three points:
-before the method (:meth:`confirm`), when the method starts (:meth:`begin`), and while it runs
-(:meth:`over`), and when it ends (:meth:`end`; :meth:`stop` on any way out).
+:class:`GameDay` is the facilitator's console and the run's strategy
+(:class:`~harness.run.RunStrategy`): the runner asks it before the method (the go), whether the
+harness runs the runbook's phases (never: people do), and when the method is over (resolved,
+aborted or out of time).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -28,13 +29,12 @@ from rich.table import Table
 
 from harness.commands import run_command
 from harness.errors import HarnessError
-from harness.journal import CheckRecord, MetricSeries, RunbookCommandRecord, ScenarioRecord
-from harness.provision.backend import Stack
-from harness.provision.templates import TemplateContext
-from harness.runbooks.verify import DrillRunner, excerpt
-from harness.scenario.model import RunbookDrill
+from harness.journal import CheckRecord, MetricSeries, RunbookCommandRecord
+from harness.run.state import RunState
+from harness.runbooks.verify import excerpt
+from harness.scenario.model import RunbookDrill, Scenario
 
-__all__ = ["GameDay", "GameDayAborted", "GameDayOptions"]
+__all__ = ["GameDay", "GameDayAborted", "GameDayOptions", "gameday_scenario"]
 
 HELP = """\
 commands:
@@ -80,6 +80,24 @@ class _Watch:
     ended_by: str = ""
 
 
+def gameday_scenario(scenario: Scenario, compress: float | None) -> Scenario:
+    """The scenario as a game day runs it: its drill's target compressed by ``compress``
+    (default 1, the real target: the scenario's own is for automated drills), and without its
+    assertions — people follow the runbook; the automated timeline checks are not theirs.
+
+    Raises:
+        ValueError: the scenario drills no runbook.
+    """
+    drill = scenario.runbook
+    if not isinstance(drill, RunbookDrill):
+        raise ValueError(
+            "a game day needs a scenario that drills a runbook (runbook: {path, recovered, "
+            "...}); this one does not"
+        )
+    drill = drill.model_copy(update={"compress": compress if compress is not None else 1.0})
+    return scenario.model_copy(update={"runbook": drill, "assertions": []})
+
+
 @dataclass
 class GameDay:
     """The facilitator's console for one scenario.
@@ -99,10 +117,14 @@ class GameDay:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _who: str = ""
 
-    # -- hooks the runner calls --------------------------------------------------------------
+    # -- the run's strategy ---------------------------------------------------------------
 
-    def confirm(self, record: ScenarioRecord) -> None:
+    #: people follow the runbook at the console; the harness runs none of its phases
+    runs_runbook_phases = False
+
+    def before_method(self, state: RunState) -> None:
         """Show the steady state; wait for the go (Enter, or the schedule)."""
+        record = state.record
         table = Table("steady state", "ok", "observed", title="before the fault")
         for check in record.steady_state_before:
             table.add_row(check.name, "yes" if check.ok else "NO", str(check.observed))
@@ -119,20 +141,14 @@ class GameDay:
             self._aborted = f"aborted by {self.options.responder} before the fault"
             raise GameDayAborted(self._aborted + "; nothing was injected, services stopped")
 
-    def begin(
-        self,
-        *,
-        drill: DrillRunner,
-        spec: RunbookDrill,
-        stack: Stack,
-        snapshot: list[TemplateContext],
-        record: ScenarioRecord,
-        now: Callable[[], float],
-    ) -> None:
+    def method_started(self, state: RunState) -> None:
         """The method has started: watch the system, print the status, take commands."""
-        self._drill, self._spec, self._stack = drill, spec, stack
-        self._snapshot, self._record, self._now = snapshot, record, now
-        self._began = now()
+        drill, spec = state.drill, state.scenario.runbook
+        assert drill is not None  # made by the timeline for a drill
+        assert isinstance(spec, RunbookDrill)  # gameday_scenario checked it
+        self._drill, self._spec, self._state = drill, spec, state
+        self._record, self._now = state.record, state.now
+        self._began = state.now()
         self._who = self.options.responder
         drill.record.mode = "gameday"
         drill.record.responders = [self._who]
@@ -150,8 +166,9 @@ class GameDay:
         ):
             threading.Thread(target=target, name=name, daemon=True).start()
 
-    def over(self) -> bool:
-        """Whether the incident is over: resolved, aborted, or out of time."""
+    def method_over(self, busy: bool) -> bool:
+        """Whether the incident is over: resolved, aborted, or out of time (whatever the
+        timeline still holds is then not injected)."""
         if self._aborted or self._drill.record.recovered_at_s is not None:
             return True
         if self._now() - self._began > self.options.max_duration_s:
@@ -161,13 +178,13 @@ class GameDay:
             return True
         return False
 
-    def stop(self) -> None:
+    def close(self) -> None:
         """Stop the console's threads (idempotent)."""
         self._stop.set()
 
-    def settle(self) -> None:
+    def method_ending(self) -> None:
         """The incident is over: stop the console's threads, record how it ended."""
-        self.stop()
+        self.close()
         rec = self._drill.record
         if self._aborted:
             rec.ended_by = self._aborted
@@ -176,7 +193,7 @@ class GameDay:
         else:
             rec.ended_by = self._watch.ended_by or "ended"
 
-    def end(self) -> None:
+    def method_ended(self) -> None:
         """After the drill is decided: print the summary; an abort raises
         :class:`GameDayAborted`, so the run reports it (exit 2) after rolling back."""
         self.console.print(self._summary(), highlight=False)
@@ -272,7 +289,7 @@ class GameDay:
         argv = shlex.split(command)
         started = time.monotonic()
         outcome = run_command(
-            argv, self._spec.env, self._snapshot[0], timeout_s=120, where="gameday exec"
+            argv, self._spec.env, self._state.context(), timeout_s=120, where="gameday exec"
         )
         output = excerpt(outcome.output or outcome.error or "")
         record = RunbookCommandRecord(
@@ -375,7 +392,7 @@ class GameDay:
     def _alerts_by_channel(self) -> dict[str, int]:
         """Messages the notification capture services received, by channel."""
         found: dict[str, int] = {}
-        for service in self._stack.services.values():
+        for service in self._state.services.services.values():
             if service.kind != "notify-capture":
                 continue
             try:

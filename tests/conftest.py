@@ -13,6 +13,8 @@ import pytest
 from harness.errors import MissingBinary
 from tests.support.servers import PostgresServer, RedisServer, ToxiproxyServer
 
+pytest_plugins = ["tests.support.processes"]  # the ``spawned`` fixture
+
 T = TypeVar("T")
 
 

@@ -14,9 +14,7 @@ __all__: list[str] = []
 
 
 @ACTIONS.register("http")
-def _http(
-    action: HttpAction, stack: Stack, context: TemplateContext, key: str
-) -> ActionResult:
+def _http(action: HttpAction, stack: Stack, context: TemplateContext, key: str) -> ActionResult:
     url = stack.services[action.service].endpoint.url + resolve(
         action.path, context, where="action.path"
     )

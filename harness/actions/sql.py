@@ -13,9 +13,7 @@ __all__: list[str] = []
 
 
 @ACTIONS.register("sql")
-def _sql(
-    action: SqlAction, stack: Stack, context: TemplateContext, key: str
-) -> ActionResult:
+def _sql(action: SqlAction, stack: Stack, context: TemplateContext, key: str) -> ActionResult:
     url = stack.services[action.service].endpoint.url
     statements = [
         resolve(sql, context, where=f"action.statements[{i}]")

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.fakes.http import JsonHandler
 
-__all__ = ["MODES", "ErpState", "parse_stock", "serve"]
+__all__ = ["MODES", "ErpState", "main", "parse_stock", "serve"]
 
 MODES = ("ok", "503", "slow", "wrong")
 
@@ -101,3 +101,43 @@ def serve(port: int, stock: dict[str, int], host: str = "127.0.0.1") -> Threadin
                 self._send(400, {"error": str(exc)})
 
     return ThreadingHTTPServer((host, port), Handler)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m harness.fakes.erp --port 8480 --stock SKU-1=40``: serve until stopped."""
+    import argparse
+    import signal
+    import sys
+
+    from harness.fakes.http import fake_host
+
+    parser = argparse.ArgumentParser(description="fake ERP stock API for chaos scenarios")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default=fake_host(), help="address to listen on")
+    parser.add_argument("--stock", default="", help="initial levels: SKU=NUMBER,...")
+    args = parser.parse_args(argv)
+    try:
+        levels = parse_stock(args.stock)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        server = serve(args.port, levels, host=args.host)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        sys.exit(2)
+
+    def interrupt(_signo: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

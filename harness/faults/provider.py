@@ -54,5 +54,3 @@ def _provider_errors(fault: ProviderErrorsFault, stack: Stack, key: str) -> Acti
     active.evidence = ["failures scheduled; the count of failures served is read on revert"]
     active.fired = None
     return active
-
-

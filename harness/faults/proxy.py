@@ -57,5 +57,3 @@ def _toxic(fault: ToxicFault, stack: Stack, key: str) -> ActiveFault:
     active.fired = toxic.name in listed
     active.evidence.append(f"Toxiproxy lists toxics {listed} on {fault.proxy}")
     return active
-
-

@@ -99,5 +99,3 @@ def _disconnect(fault: DisconnectFault, stack: Stack, key: str) -> ActiveFault:
         lambda c: c.reconnect(),
         stack,
     )
-
-

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Literal
 
+from harness.provision.kinds import KINDS
 from harness.scenario.model import Service
 
 __all__ = ["Images", "PullPolicy"]
@@ -65,12 +66,8 @@ class Images:
 
     def for_service(self, name: str, service: Service) -> tuple[str, str]:
         """``(image, where its name comes from)`` for a scenario's service."""
-        if service.kind == "process":
-            if service.image is not None:
-                return service.image, f"services.{name}.image"
-            return self.app, self.setting("app")
-        role = {"fake-provider": "harness", "notify-capture": "harness"}.get(
-            service.kind, service.kind
-        )
+        if service.image is not None:
+            return service.image, f"services.{name}.image"
+        role = KINDS.get_kind(service.kind).image_role  # each recipe says which it runs
         image: str = getattr(self, role)
         return image, self.setting(role)

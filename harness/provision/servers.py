@@ -1,9 +1,10 @@
-"""Recipes for the dependencies every system has: Redis, PostgreSQL and Toxiproxy as local
-processes.
+"""The servers every system depends on — Redis, PostgreSQL and Toxiproxy — as local processes,
+and how to tell each of them answers (the container backend asks the same way).
 
 Each starts on a free loopback port in a directory of its own, is checked until it answers, and
-is stopped — its whole process group — whatever happened. The local provisioner uses them for
-services of ``kind: redis | postgres | toxiproxy``; the test suite uses them as fixtures.
+is stopped — its whole process group — whatever happened. The local backend's recipes
+(``kinds/``) use them for services of ``kind: redis | postgres | toxiproxy``; the test suite
+uses them as fixtures.
 """
 
 from __future__ import annotations
@@ -35,12 +36,48 @@ __all__ = [
     "RedisServer",
     "ToxiproxyServer",
     "initdb_cluster",
+    "postgres_answers",
     "postgres_user",
+    "redis_answers",
+    "redis_url",
+    "toxiproxy_answers",
 ]
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
 PORT_ATTEMPTS = 3
+
+
+def redis_url(host: str, port: int) -> str:
+    return f"redis://{host}:{port}/0"
+
+
+def redis_answers(host: str, port: int) -> bool:
+    """PING answers PONG."""
+    try:
+        with redis.Redis(host=host, port=port, socket_timeout=0.5) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def postgres_answers(host: str, port: int, user: str, database: str = "postgres") -> bool:
+    """A connection to ``database`` succeeds and answers a query."""
+    if not port_is_open(host, port):
+        return False
+    try:
+        with psycopg.connect(
+            host=host, port=port, user=user, dbname=database, connect_timeout=1
+        ) as conn:
+            conn.execute("select 1")
+            return True
+    except psycopg.Error:
+        return False
+
+
+def toxiproxy_answers(api_url: str) -> bool:
+    """Its API answers ``GET /version``."""
+    return http_ok(f"{api_url}/version", timeout_s=0.5)
 
 
 def _start_on_free_port(
@@ -75,7 +112,7 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
+        return redis_url(HOST, self.port)
 
     def start(self) -> RedisServer:
         binary = find_binary("redis-server")
@@ -98,14 +135,9 @@ class RedisServer:
             ]
             return ManagedProcess("redis", argv, log_path=self.directory / "redis.log")
 
-        def ping(port: int) -> bool:
-            try:
-                with redis.Redis(host=HOST, port=port, socket_timeout=0.5) as client:
-                    return bool(client.ping())
-            except redis.RedisError:
-                return False
-
-        self.process, self.port = _start_on_free_port(make, ping, "PING answers PONG")
+        self.process, self.port = _start_on_free_port(
+            make, partial(redis_answers, HOST), "PING answers PONG"
+        )
         return self
 
     def client(self) -> redis.Redis:
@@ -307,7 +339,7 @@ class ToxiproxyServer:
             return ManagedProcess("toxiproxy", argv, log_path=self.directory / "toxiproxy.log")
 
         def answers(port: int) -> bool:
-            return http_ok(f"http://{HOST}:{port}/version", timeout_s=0.5)
+            return toxiproxy_answers(f"http://{HOST}:{port}")
 
         self.process, self.port = _start_on_free_port(make, answers, "GET /version answers 200")
         return self

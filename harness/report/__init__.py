@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.journal import ScenarioRecord
-from harness.report.html import read_journal, render_index, render_run
-from harness.report.junit import render_junit
+from harness.report.formats import FORMATS
+from harness.report.formats.html import read_journal, render_index, render_run
+from harness.report.formats.junit import render_junit
 from harness.report.redact import Redactor
 
 __all__ = [
+    "FORMATS",
     "Redactor",
     "find_journals",
     "load_journal",
@@ -57,14 +59,18 @@ def load_journal(path: Path) -> dict[str, Any]:
     return journal
 
 
-def write_reports(journal_path: Path, out_dir: Path | None = None) -> tuple[Path, Path]:
-    """``report.html`` and ``junit.xml`` for one journal, beside it or in ``out_dir``."""
+def write_reports(journal_path: Path, out_dir: Path | None = None) -> tuple[Path, ...]:
+    """Every format's report of one journal (``report.html``, ``junit.xml``), beside it or in
+    ``out_dir``; their paths, in the order of :data:`FORMATS`' names."""
     journal = load_journal(journal_path)
     out = out_dir or journal_path.parent
-    html, junit = out / "report.html", out / "junit.xml"
-    _write(html, render_run(journal))
-    _write(junit, render_junit(journal))
-    return html, junit
+    written = []
+    for name in FORMATS:
+        report = FORMATS.get_kind(name)
+        path = out / report.filename
+        _write(path, report.render(journal))
+        written.append(path)
+    return tuple(written)
 
 
 def find_journals(paths: list[Path]) -> list[Path]:

@@ -34,8 +34,7 @@ def prepare_drill(state: RunState) -> None:
             [
                 (
                     runbook.keys.get("scenarios"),
-                    f"scenario {state.record.id!r} executes this runbook but is not in "
-                    "scenarios:",
+                    f"scenario {state.record.id!r} executes this runbook but is not in scenarios:",
                 )
             ],
         )

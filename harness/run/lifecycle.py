@@ -121,7 +121,7 @@ class ScenarioRunner:
             judge_invariants(state)
             record.status, record.reason = verdict(record)
         except Abort as abort:
-            record.status, record.reason = abort.status, abort.reason  # type: ignore[assignment]
+            record.status, record.reason = abort.status, abort.reason
         except KeyboardInterrupt:
             record.status, record.reason = "errored", "interrupted (Ctrl-C); rolled back"
             interrupted = True

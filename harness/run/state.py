@@ -33,11 +33,11 @@ __all__ = ["Kinds", "RunState"]
 class Kinds:
     """The implementations a run uses for each ``type:`` (tests give fakes of some)."""
 
-    faults: Registry[FaultKind] = FAULTS
-    probes: Registry[ProbeKind] = PROBES
-    actions: Registry[ActionKind] = ACTIONS
-    invariants: Registry[InvariantKind] = INVARIANTS
-    loads: Registry[LoadKind] = LOADS
+    faults: Registry[FaultKind] = field(default_factory=lambda: FAULTS)
+    probes: Registry[ProbeKind] = field(default_factory=lambda: PROBES)
+    actions: Registry[ActionKind] = field(default_factory=lambda: ACTIONS)
+    invariants: Registry[InvariantKind] = field(default_factory=lambda: INVARIANTS)
+    loads: Registry[LoadKind] = field(default_factory=lambda: LOADS)
 
 
 @dataclass

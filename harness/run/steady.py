@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from harness.actions import run_action
 from harness.errors import HarnessError
-from harness.journal import CheckRecord, StepRecord
+from harness.journal import CheckRecord, Status, StepRecord
 from harness.run.state import RunState
 from harness.scenario.model import Action
 
@@ -16,7 +16,7 @@ __all__ = ["Abort", "action_step", "set_up", "steady_state"]
 class Abort(Exception):
     """Ends a run early with this verdict (a set-up that failed, a steady state not met)."""
 
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: Status, reason: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason

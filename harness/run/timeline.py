@@ -8,6 +8,8 @@ with the rollbacks.
 
 from __future__ import annotations
 
+from functools import partial
+
 from harness.clock import Task
 from harness.faults import apply_fault
 from harness.journal import MetricSeries, StepRecord
@@ -38,14 +40,12 @@ def run_method(state: RunState, strategy: RunStrategy) -> None:
     incident = incident_step(scenario)
     samplers: list[Task] = []
     for i, w in enumerate(watches):
-        samplers.append(state.clock.spawn(lambda w=w: watch(state, w), f"cg-assert-{i}"))
+        samplers.append(state.clock.spawn(partial(watch, state, w), f"cg-assert-{i}"))
     for i, metric in enumerate(scenario.metrics):
         series = MetricSeries(metric.name, metric.unit, "metric")
         record.metrics.append(series)
         samplers.append(
-            state.clock.spawn(
-                lambda m=metric, sr=series: measure(state, m, sr), f"cg-metric-{i}"
-            )
+            state.clock.spawn(partial(measure, state, metric, series), f"cg-metric-{i}")
         )
     phases: list[Task] = []
     strategy.method_started(state)
@@ -95,7 +95,9 @@ def _run_step(
     if step.fault is not None:
         step_record = StepRecord(step.name, "fault", now)
         state.on_event(f"fault: {step.name}")
-        active = apply_fault(step.fault, state.services, f"cg_step_{index}", kinds=state.kinds.faults)
+        active = apply_fault(
+            step.fault, state.services, f"cg_step_{index}", kinds=state.kinds.faults
+        )
         step_record.detail = active.description
         step_record.evidence, step_record.fired = active.evidence, active.fired
     elif step.load is not None:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from harness.clock import Clock
 from harness.commands import CommandOutcome, last_words, run_command
 from harness.errors import HarnessError
 from harness.journal import (
@@ -69,7 +70,8 @@ class DrillRunner:
         recovered: samples the drill's recovery check: (ok, observed, why).
         detected: samples its detection check, from the incident's start (optional).
         time_scale: multiplies ``within`` and the recovery target.
-        clock: the scenario's clock (seconds since the scenario started).
+        clock: waits and threads go through it (virtual in tests).
+        now: the scenario's time (seconds since the scenario started).
         stop: set on Ctrl-C; steps not yet run are reported ``not run``.
     """
 
@@ -85,7 +87,8 @@ class DrillRunner:
         detected: Callable[[], tuple[bool, object, str]] | None = None,
         interval_s: float,
         time_scale: float,
-        clock: Callable[[], float],
+        clock: Clock,
+        now: Callable[[], float],
         stop: threading.Event,
     ) -> None:
         self.runbook = runbook
@@ -97,7 +100,8 @@ class DrillRunner:
         self._detected = detected
         self._interval_s = interval_s
         self._scale = time_scale
-        self._now = clock
+        self._clock = clock
+        self._now = now
         self._stop = stop
         self._failed_resolution = False
         for step in runbook.steps:
@@ -119,13 +123,12 @@ class DrillRunner:
         """Run one phase's steps; while ``resolve`` runs, and after it until the target, the
         recovered check is sampled: the incident is over at its first sample that holds."""
         sections = PHASES[phase]
-        steps_done = threading.Event()
+        steps_done = self._clock.event()
         watcher = None
         if phase == "resolve":
-            watcher = threading.Thread(
-                target=self._watch_recovery, args=(steps_done,), name="cg-runbook-recovery"
+            watcher = self._clock.spawn(
+                lambda: self._watch_recovery(steps_done), "cg-runbook-recovery"
             )
-            watcher.start()
         try:
             for step, step_record in zip(self.runbook.steps, self.record.steps, strict=True):
                 if step.section not in sections:
@@ -142,7 +145,7 @@ class DrillRunner:
         finally:
             steps_done.set()
             if watcher is not None:
-                watcher.join()
+                self._clock.join(watcher)
 
     @property
     def time_scale(self) -> float:
@@ -154,9 +157,7 @@ class DrillRunner:
             return
         self.record.incident_started_s = at_s
         if self._detected is not None:
-            threading.Thread(
-                target=self._watch_detection, name="cg-runbook-detection", daemon=True
-            ).start()
+            self._clock.spawn(self._watch_detection, "cg-runbook-detection")
 
     def _watch_detection(self) -> None:
         assert self._detected is not None
@@ -168,7 +169,10 @@ class DrillRunner:
                 rec.detected_at_s = round(self._now(), 3)
                 rec.time_to_detect_s = round(rec.detected_at_s - start, 3)
                 return
-            self._stop.wait(self._interval_s * self._scale)
+            self._wait(self._interval_s * self._scale)
+
+    def _wait(self, seconds: float) -> bool:
+        return self._clock.wait(self._stop, seconds)
 
     # -- one step at a time (game days) ------------------------------------------------------
 
@@ -259,7 +263,7 @@ class DrillRunner:
             ]
             if judged.ok or self._now() >= deadline or self._stop.is_set():
                 break
-            self._stop.wait(min(self._interval_s, max(0.0, deadline - self._now())))
+            self._wait(min(self._interval_s, max(0.0, deadline - self._now())))
         rec.duration_s = round(self._now() - rec.started_s, 3)
         if judged.ok:
             rec.verdict, rec.why = "passed", ""
@@ -360,7 +364,7 @@ class DrillRunner:
                     f"{self._recovered_name}: {why}"
                 )
                 return
-            self._stop.wait(self._interval_s * self._scale)
+            self._wait(self._interval_s * self._scale)
 
 
 def _phase_of(section: Section) -> str:

@@ -15,18 +15,18 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
     from docker.models.networks import Network
 
-__all__ = ["ContainerControl", "logs", "state", "wait_ready"]
+__all__ = ["ContainerControl", "container_logs", "container_state", "wait_until_ready"]
 
 _POLL_S = 0.1
 
 
-def state(container: Container) -> dict[str, Any]:
+def container_state(container: Container) -> dict[str, Any]:
     container.reload()
     state: dict[str, Any] = container.attrs.get("State", {})
     return state
 
 
-def logs(container: Container, tail: int | Literal["all"] = "all") -> str:
+def container_logs(container: Container, tail: int | Literal["all"] = "all") -> str:
     try:
         data: bytes = container.logs(stdout=True, stderr=True, tail=tail)
     except Exception as exc:
@@ -34,7 +34,7 @@ def logs(container: Container, tail: int | Literal["all"] = "all") -> str:
     return data.decode(errors="replace")
 
 
-def wait_ready(
+def wait_until_ready(
     name: str,
     container: Container,
     check: Callable[[], bool],
@@ -43,13 +43,13 @@ def wait_ready(
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
-        state = state(container)
+        state = container_state(container)
         if state.get("Status") in ("exited", "dead"):
-            raise ProcessExited(name, int(state.get("ExitCode", -1)), logs(container, 20))
+            raise ProcessExited(name, int(state.get("ExitCode", -1)), container_logs(container, 20))
         if check():
             return
         if time.monotonic() > deadline:
-            raise ServiceNeverReady(name, timeout_s, describe, logs(container, 20))
+            raise ServiceNeverReady(name, timeout_s, describe, container_logs(container, 20))
         time.sleep(_POLL_S)
 
 
@@ -76,7 +76,7 @@ class ContainerControl:
         return f"container {self._container.name}"
 
     def _status(self) -> tuple[str, int]:
-        state = state(self._container)
+        state = container_state(self._container)
         return str(state.get("Status")), int(state.get("ExitCode", 0))
 
     def _settle(self, wanted: set[str], timeout_s: float = 10.0) -> tuple[str, int]:
@@ -117,10 +117,10 @@ class ContainerControl:
         return Outcome(status == "running", f"{self._name}: container started again, {status}")
 
     def restart(self) -> Outcome:
-        before = state(self._container).get("StartedAt")
+        before = container_state(self._container).get("StartedAt")
         self._container.restart(timeout=max(1, round(self._stop_timeout_s)))
         self._wait_ready()
-        after = state(self._container)
+        after = container_state(self._container)
         return Outcome(
             after.get("Status") == "running" and after.get("StartedAt") != before,
             f"{self._name}: container restarted (started {before} -> {after.get('StartedAt')})",
@@ -139,7 +139,7 @@ class ContainerControl:
         return Outcome(status == "running", f"{self._name}: container {status}")
 
     def _networks(self) -> list[str]:
-        state(self._container)
+        container_state(self._container)
         networks = self._container.attrs.get("NetworkSettings", {}).get("Networks") or {}
         return sorted(networks)
 
@@ -158,5 +158,3 @@ class ContainerControl:
             self._network.name in networks,
             f"{self._name}: reconnected to {self._network.name} as {self._name!r}",
         )
-
-

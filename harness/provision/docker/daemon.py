@@ -37,6 +37,8 @@ LABEL_OWNER = "io.chaosgate.owner"
 LABEL_SCENARIO = "io.chaosgate.scenario"
 #: the scenario's name for the service
 LABEL_SERVICE = "io.chaosgate.service"
+
+
 def connect() -> DockerClient:
     """A client of the Docker daemon that answers, or :class:`DockerUnavailable` saying why."""
     try:
@@ -137,5 +139,3 @@ def sweep(
                 network.remove()
                 removed.append(f"network {network.name}")
     return removed
-
-

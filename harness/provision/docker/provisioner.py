@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from harness.errors import ImageMissing, ProvisionError
 from harness.provision.backend import RunningService, Stack
-from harness.provision.docker.control import ContainerControl, logs, state, wait_ready
+from harness.provision.docker.control import (
+    ContainerControl,
+    container_logs,
+    container_state,
+    wait_until_ready,
+)
 from harness.provision.docker.daemon import (
     LABEL_MANAGED,
     LABEL_OWNER,
@@ -240,9 +245,9 @@ class DockerProvisioner(WaveProvisioner):
 
         def wait_ready() -> None:
             if check is None:
-                wait_ready(name, wrapped, lambda: True, spec.ready_timeout_s, spec.describe)
+                wait_until_ready(name, wrapped, lambda: True, spec.ready_timeout_s, spec.describe)
                 return
-            wait_ready(
+            wait_until_ready(
                 name,
                 wrapped,
                 lambda: check(running.endpoint, wrapped),
@@ -303,12 +308,12 @@ class DockerProvisioner(WaveProvisioner):
         try:
             wrapped: Container = container.get_wrapped_container()
             with contextlib.suppress(Exception):
-                if state(wrapped).get("Status") == "paused":
+                if container_state(wrapped).get("Status") == "paused":
                     wrapped.unpause()  # a paused container ignores its stop signal
             with contextlib.suppress(Exception):
                 wrapped.stop(timeout=max(1, round(spec.stop_timeout_s if spec else 5)))
             running.log_path.parent.mkdir(parents=True, exist_ok=True)
-            running.log_path.write_text(logs(wrapped))
+            running.log_path.write_text(container_logs(wrapped))
         except Exception as exc:
             problem = f"service {name}: {short(exc)}"
         finally:

@@ -1,4 +1,4 @@
-"""``kind: toxiproxy``: the Toxiproxy server the scenario's proxies and network faults go through."""
+"""``kind: toxiproxy``: the Toxiproxy server the proxies and network faults go through."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from harness.report import svg
+from harness.report.formats import FORMATS, Format
 
 __all__ = ["LOG_TAIL_BYTES", "render_index", "render_run"]
 
@@ -188,3 +189,6 @@ def read_journal(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
         raise ValueError("no 'scenarios' list")
     return data
+
+
+FORMATS.register("html")(Format("report.html", render_run))

@@ -11,6 +11,8 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from harness.report.formats import FORMATS, Format
+
 __all__ = ["render_junit"]
 
 
@@ -123,3 +125,6 @@ def render_junit(journal: dict[str, Any]) -> str:
     root.set("time", f"{max(0.0, finished - started):.3f}")
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+FORMATS.register("junit")(Format("junit.xml", render_junit))

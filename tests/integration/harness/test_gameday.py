@@ -13,23 +13,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.support.processes import alive, descendants
+
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIO = "scenarios/provider-api-errors.yaml"
-
-
-def service_pids() -> set[int]:
-    """Processes of the kinds a game day starts (servers, fakes, the shop), not zombies."""
-    marks = ("redis-server", "postgres -D", "harness.fakes", "shop serve", "shop worker")
-    found = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-        except OSError:
-            continue
-        if state != "Z" and any(mark in cmdline for mark in marks):
-            found.add(int(pid))
-    return found
 
 
 def gameday(tmp_path: Path, *args: str) -> pexpect.spawn:
@@ -68,13 +55,13 @@ def journal(tmp_path: Path) -> dict[str, object]:
 
 
 def test_a_scripted_responder_resolves_the_payment_failure(tmp_path: Path) -> None:
-    before = service_pids()
     child = gameday(tmp_path, "--max-duration", "120")
     transcript = tmp_path / "transcript.txt"
     log = transcript.open("w")
     child.logfile_read = log
     try:
         child.expect("Press Enter to inject the fault", timeout=120)  # provisioned, steady
+        started = descendants(child.pid)  # the stack it provisioned
         child.sendline("")
         child.expect("fault injected")
         child.sendline("run stuck-orders")
@@ -136,18 +123,18 @@ def test_a_scripted_responder_resolves_the_payment_failure(tmp_path: Path) -> No
     assert "Responders: alice, bob" in report and "Steps skipped: provider-status" in report
     junit = next((tmp_path / "reports").glob("run-*/junit.xml")).read_text()
     assert 'name="time to detect"' in junit and "skipped by alice" in junit
-    assert service_pids() <= before
+    assert started and [pid for pid in started if alive(pid)] == []
 
 
 def test_abort_mid_drill_rolls_back_and_leaves_nothing_running(tmp_path: Path) -> None:
-    before = service_pids()
     child = gameday(tmp_path, "--max-duration", "300")
     try:
         child.expect("Press Enter to inject the fault", timeout=120)
+        started = descendants(child.pid)  # the stack it provisioned
         child.sendline("")
         child.expect("fault injected")
         child.expect("detected at", timeout=30)  # the incident is on
-        assert service_pids() - before  # the stack is up
+        assert started  # the stack is up
         child.sendline("abort")
         child.expect("aborted by alice")
         child.expect(pexpect.EOF, timeout=120)
@@ -161,7 +148,7 @@ def test_abort_mid_drill_rolls_back_and_leaves_nothing_running(tmp_path: Path) -
     fault = next(s for s in scenario["steps"] if s["kind"] == "fault")
     assert fault["ended_s"] is not None  # reverted
     assert scenario["teardown_problems"] == []
-    assert service_pids() <= before
+    assert started and [pid for pid in started if alive(pid)] == []
 
 
 def test_a_scenario_without_a_drill_cannot_be_a_game_day(tmp_path: Path) -> None:
@@ -184,10 +171,10 @@ def test_a_scenario_without_a_drill_cannot_be_a_game_day(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("line", ["abort", ""])
 def test_abort_before_the_fault_injects_nothing(tmp_path: Path, line: str) -> None:
-    before = service_pids()
     child = gameday(tmp_path)
     try:
         child.expect("Press Enter to inject the fault", timeout=120)
+        started = descendants(child.pid)  # the stack it provisioned
         if line:
             child.sendline(line)
         else:
@@ -199,4 +186,4 @@ def test_abort_before_the_fault_injects_nothing(tmp_path: Path, line: str) -> No
     scenario = journal(tmp_path)["scenarios"][0]  # type: ignore[index]
     assert "before the fault" in scenario["reason"]
     assert not any(s["kind"] == "fault" for s in scenario["steps"])
-    assert service_pids() <= before
+    assert started and [pid for pid in started if alive(pid)] == []

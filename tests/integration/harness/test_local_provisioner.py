@@ -13,10 +13,11 @@ import pytest
 import redis
 
 from harness.errors import ProcessExited, ProvisionError, ServiceNeverReady
-from harness.provision.backend import start_order
 from harness.provision.local import LocalProvisioner
-from harness.provision.process import port_is_open
+from harness.provision.process import ManagedProcess, port_is_open
+from harness.provision.waves import start_order
 from harness.scenario import Scenario
+from tests.support.processes import left_running
 
 PY = sys.executable
 # A tiny HTTP service that reports the environment it was given.
@@ -69,32 +70,6 @@ def gone(pid: int | None) -> bool:
         return f.read().split()[2] == "Z"
 
 
-def running_with(marker: str) -> list[int]:
-    """Live processes whose command line contains ``marker``."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if marker in cmdline and int(pid) != os.getpid() and not gone(int(pid)):
-            found.append(int(pid))
-    return found
-
-
-def server_pids() -> set[int]:
-    """Live Redis, PostgreSQL and Toxiproxy processes (the test session's own included)."""
-    pids = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
-        except OSError:
-            continue
-        if comm in {"redis-server", "postgres", "toxiproxy-serve"} and not gone(int(pid)):
-            pids.add(int(pid))
-    return pids
-
-
 def test_start_order_follows_declared_and_referenced_dependencies() -> None:
     order = start_order(scenario())
     assert order.index("app") > max(order.index(n) for n in ("redis", "db", "toxiproxy"))
@@ -127,20 +102,24 @@ def test_full_stack_starts_wired_and_stops_clean(tmp_path: Path) -> None:
     assert (tmp_path / "services" / "redis" / "redis.log").exists()
 
 
-def test_a_service_that_crashes_while_starting_stops_the_rest(tmp_path: Path) -> None:
+def test_a_service_that_crashes_while_starting_stops_the_rest(
+    tmp_path: Path, spawned: list[ManagedProcess]
+) -> None:
     crash = {
         "command": [PY, "-c", "import sys; print('boom: bad config'); sys.exit(3)"],
         "depends_on": ["redis"],
         "ready": {"tcp": True},
     }
-    before = server_pids()
     with pytest.raises(ProcessExited, match="boom: bad config"):
         LocalProvisioner().start(scenario(broken=crash), tmp_path)
     # Redis, PostgreSQL and Toxiproxy started before the crash; none of them is left.
-    assert server_pids() == before
+    assert {p.name for p in spawned} >= {"redis", "postgres", "toxiproxy", "broken"}
+    assert left_running(spawned) == []
 
 
-def test_a_service_never_ready_is_an_error_and_stops_the_rest(tmp_path: Path) -> None:
+def test_a_service_never_ready_is_an_error_and_stops_the_rest(
+    tmp_path: Path, spawned: list[ManagedProcess]
+) -> None:
     marker = "import time; time.sleep(61.2345)"
     idle = {"command": [PY, "-c", marker], "ready": {"tcp": True}, "ready_timeout_s": 1}
     with pytest.raises(
@@ -150,7 +129,8 @@ def test_a_service_never_ready_is_an_error_and_stops_the_rest(tmp_path: Path) ->
             Scenario.model_validate({"id": "x", "title": "t", "services": {"idle": idle}}),
             tmp_path,
         )
-    assert running_with(marker) == []
+    assert [p.name for p in spawned] == ["idle"]
+    assert left_running(spawned) == []
 
 
 def test_missing_program_and_bad_reference_are_clear_errors(tmp_path: Path) -> None:

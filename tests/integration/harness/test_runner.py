@@ -5,7 +5,6 @@ run errors; faults are shown to fire; everything is reverted and stopped in ever
 from __future__ import annotations
 
 import json
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -16,12 +15,15 @@ import yaml
 from typer.testing import CliRunner
 
 from harness.cli import EXIT_ERRORED, EXIT_FAILED, app
+from harness.clock import SystemClock
 from harness.journal import ScenarioRecord
 from harness.provision.local import LocalProvisioner
+from harness.provision.process import ManagedProcess
 from harness.run import ScenarioInterrupted, ScenarioRunner
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.model import Scenario
 from tests.support.apps import REDIS_HEALTH_APP
+from tests.support.processes import alive, descendants, left_running
 
 PY = sys.executable
 APP = REDIS_HEALTH_APP
@@ -97,21 +99,7 @@ def run(spec: dict[str, Any], tmp_path: Path, **kwargs: Any) -> ScenarioRecord:
     return runner.run(LoadedScenario(tmp_path / "s.yaml", scenario), tmp_path / "run")
 
 
-def server_pids() -> set[int]:
-    pids = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-        except OSError:
-            continue
-        if comm in {"redis-server", "toxiproxy-serve"} and state != "Z":
-            pids.add(int(pid))
-    return pids
-
-
-def test_a_scenario_that_holds_passes(tmp_path: Path) -> None:
-    before = server_pids()
+def test_a_scenario_that_holds_passes(tmp_path: Path, spawned: list[ManagedProcess]) -> None:
     record = run(base(tmp_path), tmp_path)
     assert record.status == "passed", record.reason
     fault = record.steps[0]
@@ -121,7 +109,7 @@ def test_a_scenario_that_holds_passes(tmp_path: Path) -> None:
     assert recovery.status == "passed" and recovery.observed == 200
     assert [c.ok for c in record.steady_state_after] == [True]
     assert (tmp_path / "rolled-back").exists()
-    assert server_pids() == before
+    assert len(spawned) == 3 and left_running(spawned) == []
 
 
 def test_a_broken_promise_fails_and_says_why(tmp_path: Path) -> None:
@@ -135,32 +123,39 @@ def test_a_broken_promise_fails_and_says_why(tmp_path: Path) -> None:
     assert (tmp_path / "rolled-back").exists()
 
 
-def test_steady_state_not_met_is_an_error_and_still_tears_down(tmp_path: Path) -> None:
+def test_steady_state_not_met_is_an_error_and_still_tears_down(
+    tmp_path: Path, spawned: list[ManagedProcess]
+) -> None:
     spec = base(tmp_path)
     spec["steady_state"][0]["expect"] = {"equals": 418}
-    before = server_pids()
     record = run(spec, tmp_path)
     assert record.status == "errored"
     assert "steady state not met before the method: app healthy" in record.reason
     assert record.steps == []
-    assert server_pids() == before
+    assert spawned and left_running(spawned) == []
 
 
-def test_ctrl_c_mid_method_reverts_faults_and_stops_everything(tmp_path: Path) -> None:
-    import time
+class InterruptedClock(SystemClock):
+    """The real clock, but Ctrl-C arrives at the ``at``-th sleep of the timeline (after
+    ``wait_s`` more seconds)."""
 
-    calls = {"n": 0}
+    def __init__(self, at: int, wait_s: float = 0.0) -> None:
+        self.calls, self.at, self.wait_s = 0, at, wait_s
 
-    def sleep(seconds: float) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
+    def sleep(self, seconds: float) -> None:
+        self.calls += 1
+        if self.calls == self.at:
+            super().sleep(self.wait_s)
             raise KeyboardInterrupt
-        time.sleep(seconds)
+        super().sleep(min(seconds, 1))
 
-    before = server_pids()
+
+def test_ctrl_c_mid_method_reverts_faults_and_stops_everything(
+    tmp_path: Path, spawned: list[ManagedProcess]
+) -> None:
     with pytest.raises(KeyboardInterrupt):
-        run(base(tmp_path), tmp_path, sleep=sleep)
-    assert server_pids() == before
+        run(base(tmp_path), tmp_path, clock=InterruptedClock(at=3))
+    assert spawned and left_running(spawned) == []
     assert (tmp_path / "rolled-back").exists()
 
 
@@ -308,7 +303,6 @@ def test_sigterm_to_chaosgate_run_leaves_nothing_behind(tmp_path: Path) -> None:
     spec["assertions"] = []
     scenario_file = tmp_path / "long.yaml"
     scenario_file.write_text(yaml.safe_dump(spec))
-    before = server_pids()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -324,14 +318,17 @@ def test_sigterm_to_chaosgate_run_leaves_nothing_behind(tmp_path: Path) -> None:
         text=True,
     )
     deadline = time.monotonic() + 60
-    while server_pids() == before and time.monotonic() < deadline:
+    started: set[int] = set()
+    while len(started) < 3 and time.monotonic() < deadline:  # redis, toxiproxy, the app
+        started |= descendants(proc.pid)
         time.sleep(0.2)
     time.sleep(3)  # let the method start
+    started |= descendants(proc.pid)
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_ERRORED, output
     assert "interrupted: faults reverted, rollbacks run, services stopped" in output
-    assert server_pids() == before
+    assert len(started) >= 3 and [pid for pid in started if alive(pid)] == []
     assert (tmp_path / "rolled-back").exists()
     journal = json.loads(next((tmp_path / "reports").glob("run-*/journal.json")).read_text())
     assert journal["scenarios"][0]["reason"] == "interrupted (Ctrl-C); rolled back"
@@ -351,17 +348,8 @@ def test_a_load_step_cut_short_stops_locust_at_once(tmp_path: Path) -> None:
     ]
     spec["assertions"] = []
     started = time.monotonic()
-    calls = {"n": 0}
-
-    def sleep(seconds: float) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            time.sleep(3)
-            raise KeyboardInterrupt
-        time.sleep(min(seconds, 1))
-
     with pytest.raises(ScenarioInterrupted) as stopped:
-        run(spec, tmp_path, sleep=sleep)
+        run(spec, tmp_path, clock=InterruptedClock(at=2, wait_s=3))
     # Not the 120 s of the step (nor its 30 s grace): Locust was stopped when rolled back.
     assert time.monotonic() - started < 60
     load = stopped.value.record.steps[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import DockerUnavailable
-from harness.provision import docker as backend
+from harness.provision.docker import daemon as backend
 from harness.provision.images import Images
 from harness.provision.local import LocalProvisioner
 from harness.run import ScenarioRunner

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.invariants import DeliveryLedger, judge_exactly_once, judge_unique
+from harness.invariants.exactly_once import DeliveryLedger, judge_exactly_once
+from harness.invariants.unique import judge_unique
 from harness.journal import StepRecord
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import load as load_module
 from harness.load import LoadError, start_load
+from harness.load import locust as load_module
 from harness.provision.backend import RunningService, Stack
 from harness.provision.templates import Endpoint, TemplateContext
 from harness.scenario.model import LocustLoad

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.clock import SystemClock
 from harness.journal import RunbookRecord
 from harness.provision.templates import TemplateContext
 from harness.runbooks import parse_runbook
@@ -94,7 +95,8 @@ def drill(
         recovered_name="healthy",
         interval_s=0.05,
         time_scale=1.0,
-        clock=lambda: time.monotonic() - origin,
+        clock=SystemClock(),
+        now=lambda: time.monotonic() - origin,
         stop=stop or threading.Event(),
     )
 
