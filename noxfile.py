@@ -23,6 +23,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def unit(session: nox.Session) -> None:
+    """The fast lane alone: unit tests on fakes and a virtual clock, no server started."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "tests/unit", "tests/test_docs.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff format --check and ruff check."""
     session.install("ruff>=0.4")
