@@ -19,6 +19,8 @@ class CommandOutcome:
     output: str  # stdout then stderr, stripped
     error: str | None = None
     stdout: str = ""  # alone, for output that is parsed (JSON)
+    #: False when the program could not be started at all (not installed, not executable)
+    started: bool = True
 
     @property
     def line(self) -> str:
@@ -46,11 +48,13 @@ def run_command(
             env={**os.environ, **extra},
         )
     except FileNotFoundError:
-        return CommandOutcome(argv, None, "", f"{argv[0]!r} is not installed or not on PATH")
+        return CommandOutcome(
+            argv, None, "", f"{argv[0]!r} is not installed or not on PATH", started=False
+        )
     except subprocess.TimeoutExpired:
         return CommandOutcome(argv, None, "", f"{' '.join(argv)} still ran after {timeout_s:g} s")
     except OSError as exc:
-        return CommandOutcome(argv, None, "", f"{' '.join(argv)}: {exc}")
+        return CommandOutcome(argv, None, "", f"{' '.join(argv)}: {exc}", started=False)
     return CommandOutcome(
         argv, done.returncode, (done.stdout + done.stderr).strip(), stdout=done.stdout
     )

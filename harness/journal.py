@@ -34,17 +34,27 @@ Status = Literal["passed", "failed", "errored"]
 
 @dataclass
 class CheckRecord:
+    """One check observed once: whether it held, what the probe saw and said."""
+
     name: str
     ok: bool
     observed: Any
     why: str
     at_s: float
+    #: what the probe saw besides the judged value (an HTTP status and body excerpt, a
+    #: command's output tail), redacted like the rest of the journal
+    detail: str = ""
 
 
 @dataclass
 class StepRecord:
+    """One step as it ran. Times are on the scenario's clock (seconds since it started), like
+    every ``*_s`` of a record; ``scheduled_s`` is when the method said it starts (its ``at_s``
+    after the method's start, scaled), ``scheduled_end_s`` when its duration ends. A step that
+    started later than the run's tolerance says why (``delayed_by``) and errors the scenario."""
+
     name: str
-    kind: str  # fault | action | setup | rollback | revert
+    kind: str  # fault | action | load | setup | rollback
     started_s: float
     ended_s: float | None = None
     status: Literal["ok", "failed", "errored"] = "ok"
@@ -53,20 +63,34 @@ class StepRecord:
     fired: bool | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # e.g. each webhook delivery
     broken: str | None = None  # what the system got wrong while this step ran
+    scheduled_s: float | None = None
+    scheduled_end_s: float | None = None
+    #: how much later than scheduled it started (or, for a timed fault, was reverted)
+    late_s: float = 0.0
+    delayed_by: str = ""
 
 
 @dataclass
 class AssertionRecord:
+    """An assertion as judged: only samples that started and ended inside its window count.
+
+    ``errored``: no sample fitted in the window (the probe is slower than the window), so the
+    harness could not judge it."""
+
     name: str
     type: str
     expected: dict[str, Any]
-    status: Literal["passed", "failed"] = "failed"
-    samples: int = 0
+    status: Literal["passed", "failed", "errored"] = "failed"
+    samples: int = 0  # counted: inside the window
     observed: Any = None
     why: str = ""
-    at_s: float | None = None
-    #: every sample, [at_s, observed, ok] (numbers are charted; capped at SERIES_CAP samples)
+    at_s: float | None = None  # when the deciding (or last counted) sample started
+    #: every sample, [started_s, observed, ok, ended_s, counted] (numbers are charted; capped
+    #: at SERIES_CAP samples); a sample that overran the window is kept, not counted
     series: list[list[Any]] = field(default_factory=list)
+    window: list[float] = field(default_factory=list)  # [from, until] on the scenario's clock
+    not_counted: int = 0  # samples that started or ended outside the window
+    detail: str = ""  # what the probe saw at the deciding (or last) sample
 
 
 SERIES_CAP = 2000  # samples kept per series; reports draw fewer
@@ -180,6 +204,8 @@ class ScenarioRecord:
     rollbacks: list[StepRecord] = field(default_factory=list)
     services: dict[str, str] = field(default_factory=dict)  # name -> log file
     teardown_problems: list[str] = field(default_factory=list)
+    #: steps that started (or ended) later than the scenario's tolerance, and why
+    slips: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -67,7 +67,8 @@ class VirtualClock:
         self._cond = threading.Condition()
         self._threads = {threading.get_ident()}
         self._starting = 0
-        self._waiting: dict[int, float] = {}
+        #: thread -> (wake-up time, what else ends its wait)
+        self._waiting: dict[int, tuple[float, Callable[[], bool] | None]] = {}
 
     def monotonic(self) -> float:
         return self._now
@@ -122,7 +123,7 @@ class VirtualClock:
                 return (ready is not None and ready()) or self._now >= wake
 
             while not over():
-                self._waiting[me] = wake
+                self._waiting[me] = (wake, ready)
                 self._advance()  # the last thread to wait lets time pass
                 if not over() and not self._cond.wait(timeout=_STUCK_S) and not over():
                     del self._waiting[me]
@@ -134,13 +135,26 @@ class VirtualClock:
             return ready() if ready is not None else True
 
     def _advance(self) -> None:
-        """Jump to the earliest wake-up once every known thread waits (the lock is held)."""
-        if self._starting or not self._threads <= set(self._waiting):
+        """Jump to the earliest wake-up once every known thread waits (the lock is held).
+
+        A thread counts as waiting only while its wait is not over: one woken (its time came,
+        its event was set, the task it joins finished) but not yet running again is runnable,
+        so time does not pass without it."""
+        if self._starting:
             return
-        wake = min(self._waiting[t] for t in self._threads)
-        if math.isinf(wake):
+        wakes = []
+        for thread in self._threads:
+            entry = self._waiting.get(thread)
+            if entry is None:
+                return  # it runs
+            wake, ready = entry
+            if wake <= self._now or (ready is not None and ready()):
+                return  # its wait is over: it is about to run
+            wakes.append(wake)
+        earliest = min(wakes, default=math.inf)
+        if math.isinf(earliest):
             return  # every thread waits for another to act: they are woken by events
-        self._now = max(self._now, wake)
+        self._now = earliest
         self._cond.notify_all()
 
 

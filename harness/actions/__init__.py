@@ -19,10 +19,15 @@ __all__ = ["ACTIONS", "ActionKind", "ActionResult", "resolve_json", "run_action"
 
 @dataclass(frozen=True)
 class ActionResult:
+    """What an action did. ``ok``: the system answered as the action expects; not ok and
+    ``errored``: the harness could not do it (a program missing, a signer that is not a fake
+    provider); not ok otherwise: the system's answer was wrong (the scenario fails)."""
+
     ok: bool
     detail: str
     captured: dict[str, str] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    errored: bool = False
 
 
 def resolve_json(value: object, context: TemplateContext, where: str) -> object:

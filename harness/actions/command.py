@@ -19,7 +19,7 @@ def _command(
         action.command, action.env, context, timeout_s=action.timeout_s, where="action"
     )
     if outcome.error is not None:
-        return ActionResult(False, outcome.error)
+        return ActionResult(False, outcome.error, errored=not outcome.started)
     ok = outcome.returncode == action.exit_code
     detail = f"{outcome.line} -> exit {outcome.returncode}"
     if not ok:

@@ -27,5 +27,8 @@ def _sql(action: SqlAction, stack: Stack, context: TemplateContext, key: str) ->
                 cursor = conn.execute(current.encode())
                 done.append(f"{current[:80]} -> {cursor.rowcount} row(s)")
     except psycopg.Error as exc:
-        return ActionResult(False, f"{current[:200]!r}: {type(exc).__name__}: {exc}".strip())
+        # The harness's own statements (a bad deploy, tampering) could not be run.
+        return ActionResult(
+            False, f"{current[:200]!r}: {type(exc).__name__}: {exc}".strip(), errored=True
+        )
     return ActionResult(True, "; ".join(done))

@@ -46,7 +46,9 @@ def _webhooks(
         signer = stack.services.get(action.signer)
         key_file = signer.files.get("paypal_key") if signer is not None else None
         if signer is None or key_file is None:
-            return ActionResult(False, f"signer {action.signer!r} is not a fake-provider service")
+            return ActionResult(
+                False, f"signer {action.signer!r} is not a fake-provider service", errored=True
+            )
         # The system fetches the certificate: the URL is the one its services reach.
         cert_base = (signer.inner or signer.endpoint).url
         paypal = PayPalSigner(load_key(key_file), cert_base + CERT_PATH, action.webhook_id)

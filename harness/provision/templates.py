@@ -2,13 +2,15 @@
 
 ``${services.NAME.host|port|url}`` (a ``notify-capture`` service also has ``smtp_port``),
 ``${proxies.NAME.host|port|url}``, ``${run.dir}``,
-``${run.seed}``, ``${vars.NAME}`` (captured by an earlier http action) and ``${scaled:SECONDS}``
+``${run.seed}``, ``${vars.NAME}`` (captured by an earlier http action), ``${env.NAME}`` (the
+harness's environment) and ``${scaled:SECONDS}``
 (SECONDS times the run's time scale, so a system's windows shrink with the scenario's).
 Anything else is an error naming the reference.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -75,6 +77,8 @@ def resolve(text: str, context: TemplateContext, *, where: str) -> str:
                 return str(context.seed)
             if ref.startswith("vars."):
                 return context.vars[ref.removeprefix("vars.")]
+            if ref.startswith("env."):
+                return os.environ[ref.removeprefix("env.")]
             if ref.startswith("scaled:"):
                 seconds = float(ref.removeprefix("scaled:"))
                 return f"{seconds * context.time_scale:g}"
@@ -83,10 +87,15 @@ def resolve(text: str, context: TemplateContext, *, where: str) -> str:
                 return table[parts[1]].attribute(parts[2])
         except (KeyError, ValueError):
             pass
+        if ref.startswith("env."):
+            raise ProvisionError(
+                f"{where}: ${{{ref}}}: the environment variable {ref.removeprefix('env.')} is "
+                "not set; set it where chaosgate runs"
+            )
         raise ProvisionError(
             f"{where}: cannot resolve ${{{ref}}}; use ${{services.NAME.host|port|url}}, "
-            "${proxies.NAME.host|port|url}, ${run.dir}, ${run.seed}, ${vars.NAME} or "
-            "${scaled:SECONDS}"
+            "${proxies.NAME.host|port|url}, ${run.dir}, ${run.seed}, ${vars.NAME}, "
+            "${env.NAME} or ${scaled:SECONDS}"
         )
 
     return _REFERENCE.sub(one, text)

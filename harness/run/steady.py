@@ -22,9 +22,14 @@ class Abort(Exception):
         self.reason = reason
 
 
-def action_step(state: RunState, name: str, kind: str, action: Action) -> StepRecord:
-    """Run one action as a step of the record (set-up, method or rollback)."""
-    step = StepRecord(name, kind, state.now())
+def action_step(
+    state: RunState, name: str, kind: str, action: Action, step: StepRecord | None = None
+) -> StepRecord:
+    """Run one action as a step of the record (set-up, method or rollback); ``step``: the
+    record the timeline made for it when it was due."""
+    if step is None:
+        step = StepRecord(name, kind, state.now())
+    step.started_s = state.now()
     try:
         result = run_action(
             action, state.services, state.context(), key=name, kinds=state.kinds.actions
@@ -33,7 +38,7 @@ def action_step(state: RunState, name: str, kind: str, action: Action) -> StepRe
         step.status, step.detail = "errored", str(exc)
     else:
         state.variables.update(result.captured)
-        step.status = "ok" if result.ok else "failed"
+        step.status = "ok" if result.ok else "errored" if result.errored else "failed"
         step.detail = result.detail
         step.history = result.history
     step.ended_s = state.now()

@@ -1,17 +1,28 @@
 """Inject and observe: the method's timeline — faults, actions, loads and runbook phases at
 their ``at_s`` — while assertions and metrics are sampled on threads of their own.
 
+The timeline keeps time: each step starts on a thread of its own when it is due, so a slow
+action never shifts a fault after it, and a timed fault is reverted when its duration ends.
+Actions run one after another, in the order written (a later one may use what an earlier one
+captured): an action held up by the one before it is late. Every step records when it was
+scheduled and when it ran; one that started (or, for a fault, ended) later than the
+scenario's ``tolerance_s`` is a slip, and a slip errors the run naming the step, its
+schedule and what delayed it — the harness did not run the scenario as written.
+
 The method ends when every step has run, every timed fault is reverted and every assertion is
 decided (or, in a game day, when its strategy says so); faults without a duration are reverted
-with the rollbacks.
+after the method.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from functools import partial
 
 from harness.clock import Task
-from harness.faults import apply_fault
+from harness.errors import FaultError, HarnessError
+from harness.faults import ActiveFault, apply_fault
 from harness.journal import MetricSeries, StepRecord
 from harness.load import start_load
 from harness.run.drill import incident_step, make_drill, start_phase
@@ -24,16 +35,35 @@ from harness.scenario.model import Step
 
 __all__ = ["POLL_S", "run_method"]
 
+log = logging.getLogger(__name__)
+
 POLL_S = 0.1  # how often the timeline looks at its threads while nothing is due
 
 
+@dataclass
+class _Running:
+    """A step the timeline started: its record, its thread, what it put in force."""
+
+    index: int
+    step: Step
+    record: StepRecord
+    task: Task | None = None
+    active: ActiveFault | None = None
+    end_at: float | None = None  # a timed fault's or load's scheduled end
+    revert: Task | None = None
+    problem: str = ""  # the harness could not do it (a HarnessError)
+
+
 def run_method(state: RunState, strategy: RunStrategy) -> None:
-    """Run the scenario's method on ``state``'s clock, as ``strategy`` drives it."""
+    """Run the scenario's method on ``state``'s clock, as ``strategy`` drives it.
+
+    Raises:
+        HarnessError: a fault or load could not be applied (the run errors).
+    """
     scenario, record, s = state.scenario, state.record, state.time_scale
     begin = state.now()
     record.method_started_s = round(begin, 3)
     pending = sorted(enumerate(scenario.method), key=lambda item: (item[1].at_s, item[0]))
-    endings: list[tuple[float, StepRecord]] = []
     watches = [AssertionWatch.begin(a, begin, s) for a in scenario.assertions]
     record.assertions = [w.record for w in watches]
     drill = make_drill(state)
@@ -44,10 +74,11 @@ def run_method(state: RunState, strategy: RunStrategy) -> None:
     for i, metric in enumerate(scenario.metrics):
         series = MetricSeries(metric.name, metric.unit, "metric")
         record.metrics.append(series)
-        samplers.append(
-            state.clock.spawn(partial(measure, state, metric, series), f"cg-metric-{i}")
-        )
+        sample = partial(measure, state, metric, series)
+        samplers.append(state.clock.spawn(sample, f"cg-metric-{i}"))
     phases: list[Task] = []
+    running: list[_Running] = []
+    last_action: _Running | None = None
     strategy.method_started(state)
     try:
         while True:
@@ -61,15 +92,25 @@ def run_method(state: RunState, strategy: RunStrategy) -> None:
                     if strategy.runs_runbook_phases:
                         phases.append(start_phase(state, drill, step, phases))
                     continue
-                _run_step(state, index, step, begin, endings)
+                r = _start(state, index, step, begin, last_action if step.action else None)
+                running.append(r)
+                if step.action is not None:
+                    last_action = r
             now = state.now()
-            for end_at, step_record in list(endings):
-                if end_at <= now:
-                    endings.remove((end_at, step_record))
-                    active = next(a for r, a in state.active if r is step_record)
-                    revert_one(state, step_record, active)
-            waiting = [begin + st.at_s * s for _, st in pending] + [e for e, _ in endings]
-            deciding = any(not w.done for w in watches) or any(p.is_alive() for p in phases)
+            for r in running:
+                if r.end_at is not None and r.revert is None and r.end_at <= now:
+                    r.revert = state.clock.spawn(partial(_revert, state, r), f"cg-revert-{r.index}")
+            broken = next((r for r in running if r.problem), None)
+            if broken is not None:
+                raise FaultError(f"{broken.record.kind} {broken.step.name!r}: {broken.problem}")
+            waiting = [begin + st.at_s * s for _, st in pending] + [
+                r.end_at for r in running if r.end_at is not None and r.revert is None
+            ]
+            deciding = (
+                any(not w.done for w in watches)
+                or any(p.is_alive() for p in phases)
+                or any(t.is_alive() for r in running for t in (r.task, r.revert) if t)
+            )
             if strategy.method_over(bool(waiting) or deciding):
                 strategy.method_ending()
                 if drill is not None:
@@ -82,44 +123,111 @@ def run_method(state: RunState, strategy: RunStrategy) -> None:
     finally:
         state.stop.set()
         strategy.close()
+        for r in running:
+            for task in (r.task, r.revert):
+                if task is not None:
+                    state.clock.join(task)
         for task in [*samplers, *phases]:
             state.clock.join(task)
+        _slips(state, running, begin)
 
 
-def _run_step(
-    state: RunState, index: int, step: Step, begin: float, endings: list[tuple[float, StepRecord]]
-) -> None:
-    """Start one fault or load (its end scheduled), or run one action."""
-    s, record = state.time_scale, state.record
-    now = state.now()
-    if step.fault is not None:
-        step_record = StepRecord(step.name, "fault", now)
-        state.on_event(f"fault: {step.name}")
-        active = apply_fault(
-            step.fault, state.services, f"cg_step_{index}", kinds=state.kinds.faults
-        )
-        step_record.detail = active.description
-        step_record.evidence, step_record.fired = active.evidence, active.fired
-    elif step.load is not None:
-        assert step.duration_s is not None  # the model requires it for load
-        step_record = StepRecord(step.name, "load", now)
-        state.on_event(f"load: {step.name}")
-        active = start_load(
-            step.load,
-            step.duration_s * s,
-            state.services,
-            state.context(),
-            state.run_dir,
-            f"step_{index}",
-            kinds=state.kinds.loads,
-        )
-        step_record.detail = active.description
-    else:
-        assert step.action is not None
-        state.on_event(f"action: {step.name}")
-        record.steps.append(action_step(state, step.name, "action", step.action))
-        return
-    record.steps.append(step_record)
-    state.active.append((step_record, active))
+def _start(
+    state: RunState, index: int, step: Step, begin: float, before: _Running | None
+) -> _Running:
+    """Record the step (in the order the method wrote it) and start it on its own thread."""
+    s = state.time_scale
+    scheduled = begin + step.at_s * s
+    kind = "fault" if step.fault else "load" if step.load else "action"
+    record = StepRecord(step.name, kind, round(scheduled, 3), scheduled_s=round(scheduled, 3))
+    r = _Running(index, step, record)
     if step.duration_s is not None:
-        endings.append((begin + (step.at_s + step.duration_s) * s, step_record))
+        r.end_at = begin + (step.at_s + step.duration_s) * s
+        record.scheduled_end_s = round(r.end_at, 3)
+    state.record.steps.append(record)
+    state.on_event(f"{kind}: {step.name}")
+    r.task = state.clock.spawn(partial(_run, state, r, before), f"cg-step-{index}")
+    return r
+
+
+def _run(state: RunState, r: _Running, before: _Running | None) -> None:
+    """The body of a step's thread: an action after the action before it; a fault or a load
+    at once."""
+    step, record = r.step, r.record
+    if before is not None and before.task is not None:
+        state.clock.join(before.task)
+    started = state.now()
+    record.started_s = round(started, 3)
+    record.late_s = round(max(0.0, started - (record.scheduled_s or started)), 3)
+    if before is not None and record.late_s:
+        record.delayed_by = (
+            f"the action {before.step.name!r} before it ran until "
+            f"{before.record.ended_s or started:.3f} s"
+        )
+    try:
+        if step.action is not None:
+            action_step(state, step.name, "action", step.action, record)
+            return
+        if step.fault is not None:
+            active = apply_fault(
+                step.fault, state.services, f"cg_step_{r.index}", kinds=state.kinds.faults
+            )
+            record.evidence, record.fired = active.evidence, active.fired
+        else:
+            assert step.load is not None  # the model's rules: a load, with a duration
+            assert step.duration_s is not None
+            active = start_load(
+                step.load,
+                step.duration_s * state.time_scale,
+                state.services,
+                state.context(),
+                state.run_dir,
+                f"step_{r.index}",
+                kinds=state.kinds.loads,
+            )
+        record.detail = active.description
+        r.active = active
+        state.active.append((record, active))
+    except HarnessError as exc:
+        record.status, record.detail, r.problem = "errored", str(exc), str(exc)
+        record.ended_s = state.now()
+    except Exception as exc:  # a bug in a kind: the run errors, never hangs
+        log.exception("step %s: unexpected error", step.name)
+        problem = f"{type(exc).__name__}: {exc}"
+        record.status, record.detail, r.problem = "errored", problem, problem
+        record.ended_s = state.now()
+
+
+def _revert(state: RunState, r: _Running) -> None:
+    """Revert a timed fault or load when its duration ends (after it was applied)."""
+    assert r.end_at is not None
+    applying = r.task is not None and r.task.is_alive()
+    if r.task is not None:
+        state.clock.join(r.task)  # still being applied at its end: the revert is late
+    if r.active is None:
+        return  # it never took effect (the harness could not apply it)
+    late = round(state.now() - r.end_at, 3)
+    if late > r.record.late_s:
+        r.record.late_s = late
+        r.record.delayed_by = (
+            f"applying it took until {state.now():.3f} s, past its end"
+            if applying
+            else "the timeline reverted it late"
+        )
+    revert_one(state, r.record, r.active)
+
+
+def _slips(state: RunState, running: list[_Running], begin: float) -> None:
+    """Every step that started or ended later than the tolerance, in words."""
+    tolerance = state.scenario.tolerance_s
+    for r in running:
+        rec = r.record
+        if rec.late_s <= tolerance:
+            continue
+        at = (rec.scheduled_s or begin) - begin
+        end = f", to end at {(rec.scheduled_end_s or 0) - begin:.3f} s" if r.end_at else ""
+        state.record.slips.append(
+            f"{rec.kind} {rec.name!r} scheduled at {at:.3f} s (method time){end} ran "
+            f"{rec.late_s:.3f} s late (tolerance {tolerance:g} s): delayed by "
+            f"{rec.delayed_by or 'the machine (the timeline thread was not run in time)'}"
+        )

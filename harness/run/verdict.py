@@ -1,9 +1,10 @@
 """Verify and decide: the invariants judged after the method, then the scenario's verdict.
 
-A scenario *fails* when the system misbehaved (an assertion, the runbook, the steady state
-after the method or an invariant does not hold, a fault never took hold, a load fell short);
-it *errors* when the harness could not run it (a fault or load that could not be applied, an
-action that could not run).
+A scenario *fails* when the system misbehaved (an action's answer was not the one it expects,
+an assertion, the runbook, the steady state after the method or an invariant does not hold, a
+fault never took hold, a load fell short); it *errors* when the harness could not run it as
+written (its timeline slipped, a fault or load could not be applied, an action could not run,
+no sample of an assertion fitted in its window).
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ def judge_invariants(state: RunState) -> None:
 
 def verdict(record: ScenarioRecord) -> tuple[Status, str]:
     """The scenario's status and the reason: the first broken promise, in the order faults and
-    loads, assertions, runbook, steady state after, invariants."""
+    loads, assertions, runbook, steady state after, invariants — after the harness's own
+    trouble (a timeline that slipped, a step it could not run), which errors the scenario."""
+    if record.slips:
+        more = f" (and {len(record.slips) - 1} more)" if len(record.slips) > 1 else ""
+        return "errored", f"the timeline slipped: {record.slips[0]}{more}"
     for step in record.steps:
         if step.status == "errored" and step.kind in ("fault", "load"):
             return "errored", f"{step.kind} {step.name!r}: {step.detail}"
@@ -43,8 +48,16 @@ def verdict(record: ScenarioRecord) -> tuple[Status, str]:
             return "failed", f"load {step.name!r} fell short: {step.evidence}"
         if step.broken:
             return "failed", f"{step.kind} {step.name!r}: {step.broken}"
-        if step.kind == "action" and step.status != "ok":
-            return "errored", f"action {step.name!r} failed: {step.detail}"
+        if step.kind == "action" and step.status == "errored":
+            return "errored", f"action {step.name!r} could not run: {step.detail}"
+        if step.kind == "action" and step.status == "failed":
+            return (
+                "failed",
+                f"action {step.name!r}: the system did not answer as expected: {step.detail}",
+            )
+    for a in record.assertions:
+        if a.status == "errored":
+            return "errored", f"assertion {a.name!r} ({a.type}) could not be judged: {a.why}"
     for a in record.assertions:
         if a.status != "passed":
             return "failed", f"assertion {a.name!r} ({a.type}) failed: {a.why}"

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from harness.errors import ScenarioInvalid
 from harness.scenario.model import Scenario
+from harness.scenario.references import reference_problems
 
 __all__ = ["LoadedScenario", "load_scenario", "load_scenarios", "scenario_files"]
 
@@ -122,6 +123,9 @@ def load_scenario(path: Path) -> Scenario:
             message = error["msg"].removeprefix("Value error, ")
             problems.append((_dotted(loc), _line(loc, lines), message))
         scenario = None
+    if scenario is not None:
+        for loc, message in reference_problems(scenario, data):
+            problems.append((_dotted(loc), _line(loc, lines), message))
     if problems:
         raise ScenarioInvalid(str(path), sorted(problems, key=lambda p: (p[1] or 0, p[0])))
     assert scenario is not None

@@ -20,7 +20,7 @@ from harness.scenario.actions import (
     WebhookEventSpec,
     WebhooksAction,
 )
-from harness.scenario.base import Model, Name
+from harness.scenario.base import Model, Name, Seconds
 from harness.scenario.faults import (
     DisconnectFault,
     Fault,
@@ -124,6 +124,11 @@ class Scenario(Model):
     )
     rollbacks: list[Action] = Field(
         default_factory=list, description="always run at the end, after faults are reverted"
+    )
+    tolerance_s: Seconds = Field(
+        default=0.5,
+        description="how much later than scheduled a step may start, or a timed fault end, "
+        "before the run errors (the harness could not run the scenario as written); not scaled",
     )
 
     @model_validator(mode="after")

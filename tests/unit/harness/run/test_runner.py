@@ -3,6 +3,7 @@ state. Scheduling, judging, rollbacks and verdicts at exact scenario times, in n
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,15 @@ def scenario(**changes: Any) -> Scenario:
 class Lane:
     """A runner on a virtual clock over a fake stack whose app answers by the proxy's state."""
 
-    def __init__(self, *, answer: Any = None, act: Any = None, takes_s: float = 0.0) -> None:
-        self.clock = VirtualClock()
+    def __init__(
+        self,
+        *,
+        answer: Any = None,
+        act: Any = None,
+        takes_s: float = 0.0,
+        clock: VirtualClock | None = None,
+    ) -> None:
+        self.clock = clock or VirtualClock()
         self.fake = FakeProvisioner()
         self.actions: list[tuple[float, str]] = []
         self.probes: list[float] = []
@@ -109,7 +117,7 @@ def test_a_fault_runs_from_its_at_s_for_its_duration_and_is_judged_at_exact_time
     assert begin is not None
     assert (round(fault.started_s - begin, 3), round((fault.ended_s or 0) - begin, 3)) == (1, 3)
     (outage,) = record.assertions
-    assert [round(at - begin, 3) for at, _, _ in outage.series] == [1.25, 1.75, 2.25, 2.75]
+    assert [round(at - begin, 3) for at, *_ in outage.series] == [1.25, 1.75, 2.25, 2.75]
     assert outage.samples == 4
     assert lane.fake.toxiproxy.down("cache") is False  # reverted
     assert lane.fake.started == lane.fake.stopped == 1
@@ -131,7 +139,7 @@ def test_eventually_passes_at_its_first_holding_sample_and_fails_after_its_windo
     recovers = {
         "name": "recovers",
         "type": "eventually",
-        "from_s": 2,
+        "from_s": 2.25,
         "within_s": 6,
         "interval_s": 0.5,
         "check": {
@@ -144,12 +152,13 @@ def test_eventually_passes_at_its_first_holding_sample_and_fails_after_its_windo
     assert record.status == "passed", record.reason
     begin = record.method_started_s or 0
     at = record.assertions[0].at_s or 0
-    assert round(at - begin, 3) == 3  # the fault ends at 3: the first sample that holds
+    assert round(at - begin, 3) == 3.25  # the fault ends at 3: the first sample after it
 
     never_ok = {**recovers, "check": {**recovers["check"], "expect": {"equals": 418}}}
     record = Lane().run(scenario(assertions=[never_ok]), tmp_path / "2")
     assert record.status == "failed"
     assert "not within 6 s (scaled): observed 200, expected 418" in record.reason
+    # the last sample counted is the one at the window's end
     assert round((record.assertions[0].at_s or 0) - (record.method_started_s or 0), 3) == 6
 
 
@@ -185,30 +194,34 @@ def test_a_failed_assertion_still_reverts_the_fault_rolls_back_and_tears_down(
     assert lane.fake.started == lane.fake.stopped == 1
 
 
+class CtrlCAt(VirtualClock):
+    """Ctrl-C reaches the main thread (as a real one does) at its first sleep from ``at_s``
+    into the run."""
+
+    def __init__(self, at_s: float) -> None:
+        super().__init__()
+        self.at = self.monotonic() + at_s
+        self.main = threading.get_ident()
+
+    def sleep(self, seconds: float) -> None:
+        if threading.get_ident() == self.main and self.monotonic() >= self.at:
+            self.at = float("inf")
+            raise KeyboardInterrupt
+        super().sleep(seconds)
+
+
 def test_ctrl_c_mid_method_reverts_the_fault_rolls_back_and_stops_everything(
     tmp_path: Path,
 ) -> None:
-    def interrupt(action: Any) -> None:
-        if action.command == ["press ctrl-c"]:
-            raise KeyboardInterrupt
-
-    spec = scenario(
-        method=[
-            *scenario().model_dump()["method"],
-            {
-                "name": "operator",
-                "at_s": 2,
-                "action": {"type": "command", "command": ["press ctrl-c"]},
-            },
-        ]
-    )
-    lane = Lane(act=interrupt)
+    lane = Lane(clock=CtrlCAt(2.0))
     with pytest.raises(ScenarioInterrupted) as stopped:
-        lane.run(spec, tmp_path)
+        lane.run(scenario(), tmp_path)
     record = stopped.value.record
     assert (record.status, record.reason) == ("errored", "interrupted (Ctrl-C); rolled back")
-    assert lane.fake.toxiproxy.down("cache") is False  # reverted at 2 s, before its end
-    assert [c for _, c in lane.actions] == ["press ctrl-c", "rollback"]
+    fault = record.steps[0]
+    assert 2 <= (fault.ended_s or 0) - (record.method_started_s or 0) < 3  # before its end
+    assert lane.fake.toxiproxy.down("cache") is False
+    assert [c for _, c in lane.actions] == ["rollback"]
     assert lane.fake.started == lane.fake.stopped == 1
 
 
@@ -288,3 +301,120 @@ def test_a_slow_probe_delays_only_its_own_samples(tmp_path: Path) -> None:
     fault = record.steps[0]
     assert round(fault.started_s - begin, 3) >= 1
     assert round((fault.ended_s or 0) - begin - (fault.started_s - begin), 3) == 2
+
+
+def outage(at_s: float, duration_s: float) -> dict[str, Any]:
+    return {
+        "name": "cache down",
+        "at_s": at_s,
+        "duration_s": duration_s,
+        "fault": {"type": "proxy_down", "proxy": "cache"},
+    }
+
+
+def slow_action(name: str, at_s: float, command: str) -> dict[str, Any]:
+    return {"name": name, "at_s": at_s, "action": {"type": "command", "command": [command]}}
+
+
+def test_a_slow_action_does_not_shift_or_shorten_the_fault_after_it(tmp_path: Path) -> None:
+    # The action at 0 takes 3 s; the outage is written for 1 s to 4 s: it runs 1 s to 4 s.
+    lane = Lane()
+
+    def slow(action: Any) -> None:
+        lane.clock.sleep(3)
+
+    lane.kinds = Kinds(probes=lane.kinds.probes, actions=acting(slow))
+    record = lane.run(
+        scenario(method=[slow_action("a slow write", 0, "write"), outage(1, 3)], assertions=[]),
+        tmp_path,
+    )
+    assert record.status == "passed", record.reason
+    write, fault = record.steps
+    begin = record.method_started_s or 0
+    assert (round(fault.started_s - begin, 3), round((fault.ended_s or 0) - begin, 3)) == (1, 4)
+    assert (fault.scheduled_s, fault.scheduled_end_s) == (begin + 1, begin + 4)
+    assert round((write.ended_s or 0) - begin, 3) == 3 and fault.late_s == 0
+
+
+def test_an_action_held_up_past_the_tolerance_by_the_one_before_errors_naming_the_slip(
+    tmp_path: Path,
+) -> None:
+    lane = Lane()
+
+    def slow(action: Any) -> None:
+        if action.command == ["write"]:
+            lane.clock.sleep(3)
+
+    lane.kinds = Kinds(probes=lane.kinds.probes, actions=acting(slow))
+    method = [slow_action("a slow write", 0, "write"), slow_action("read it back", 1, "read")]
+    record = lane.run(scenario(method=method, assertions=[]), tmp_path)
+    assert record.status == "errored"
+    assert record.reason == (
+        "the timeline slipped: action 'read it back' scheduled at 1.000 s (method time) ran "
+        "2.000 s late (tolerance 0.5 s): delayed by the action 'a slow write' before it ran "
+        f"until {record.steps[0].ended_s:.3f} s"
+    )
+
+
+def test_a_probe_slower_than_its_interval_samples_less_and_shifts_nothing(tmp_path: Path) -> None:
+    lane = Lane(takes_s=2.0)  # every observation takes 2 s; the interval is 0.5 s
+    longer = {**scenario().model_dump()["assertions"][0], "from_s": 1.25, "until_s": 5.5}
+    record = lane.run(scenario(method=[outage(1, 6)], assertions=[longer]), tmp_path)
+    assert record.status == "passed", record.reason
+    begin = record.method_started_s or 0
+    starts = [round(at - begin, 3) for at, *_ in record.assertions[0].series]
+    assert starts == [1.25, 3.25]  # back to back; a third would end after 5.5
+    fault = record.steps[0]
+    assert round((fault.ended_s or 0) - fault.started_s, 3) == 6  # the fault kept its 6 s
+
+
+def test_an_always_sample_that_overruns_its_window_is_kept_not_counted(tmp_path: Path) -> None:
+    # Samples take 0.2 s, but the one that starts at 2.75 takes 1 s: it ends after the window
+    # (and after the outage, seeing 200). Every sample inside the window held: passed.
+    lane = Lane()
+
+    def answer(probe: Probe) -> int:
+        started = lane.now()
+        lane.clock.sleep(1.0 if started >= 2.7 else 0.2)
+        return 503 if lane.fake.toxiproxy.down("cache") else 200
+
+    lane.kinds = Kinds(probes=answering(answer), actions=lane.kinds.actions)
+    spec = scenario()
+    window = spec.assertions[0].model_copy(update={"from_s": 1.25, "until_s": 3.25})
+    record = lane.run(spec.model_copy(update={"assertions": [window]}), tmp_path)
+    assert record.status == "passed", record.reason
+    (a,) = record.assertions
+    assert a.not_counted == 1
+    last = a.series[-1]
+    assert (last[1], last[2], last[4]) == (200, False, False)  # a 200 after the outage, not counted
+    assert all(counted for *_, counted in a.series[:-1]) and a.samples == len(a.series) - 1
+
+
+def test_an_assertion_no_sample_fits_in_errors(tmp_path: Path) -> None:
+    lane = Lane(takes_s=3.0)
+    spec = scenario()
+    short = spec.assertions[0].model_copy(update={"from_s": 1.25, "until_s": 2.75})
+    record = lane.run(spec.model_copy(update={"assertions": [short]}), tmp_path)
+    assert record.status == "errored"
+    assert "could not be judged: no sample fitted in its window (1.5 s)" in record.reason
+    assert "the probe took 3.00 s" in record.reason
+
+
+def test_an_action_the_system_answers_wrongly_fails_naming_the_promise(tmp_path: Path) -> None:
+    def refused(action: Any) -> ActionResult:
+        return ActionResult(False, "POST /webhooks/stripe -> 200 accepted, expected 400")
+
+    forged = slow_action("a forged delivery is refused", 0.5, "deliver")
+    record = Lane(act=refused).run(scenario(method=[forged], assertions=[]), tmp_path)
+    assert record.status == "failed"
+    assert record.reason == (
+        "action 'a forged delivery is refused': the system did not answer as expected: "
+        "POST /webhooks/stripe -> 200 accepted, expected 400"
+    )
+    # and one the harness could not run errors
+    missing = ActionResult(False, "'deliver' is not installed", errored=True)
+    record = Lane(act=lambda a: missing).run(
+        scenario(method=[forged], assertions=[]), tmp_path / "2"
+    )
+    assert record.status == "errored"
+    assert "could not run: 'deliver' is not installed" in record.reason

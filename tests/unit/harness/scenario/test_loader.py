@@ -252,3 +252,40 @@ def test_runbook_steps_need_a_drill(tmp_path: Path) -> None:
     text = VALID + "method:\n  - {name: diagnose, at_s: 1, runbook: diagnose}\n"
     with pytest.raises(ScenarioInvalid, match="method has runbook steps: make runbook a drill"):
         load_scenario(write(tmp_path, text))
+
+
+def test_validate_refuses_a_reference_to_nothing_with_its_line(tmp_path: Path) -> None:
+    text = VALID.replace('REDIS_URL: "${proxies.redis.url}"', 'REDIS_URL: "${services.nope.url}"')
+    path = write(tmp_path, text)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == EXIT_ERRORED
+    line = text.splitlines().index('      REDIS_URL: "${services.nope.url}"') + 1
+    assert (
+        f"{path}:{line}: services.api.env.REDIS_URL: ${{services.nope.url}}: no service 'nope'"
+        in (" ".join(result.output.split()))
+    )
+
+
+@pytest.mark.parametrize(
+    ("reference", "says"),
+    [
+        ("${proxies.cache.url}", "no proxy 'cache' (known: redis)"),
+        ("${services.redis.smtp_port}", "services have host, port, url"),
+        ("${vars.order}", "no action captures 'order' (captured: none is captured)"),
+        ("${scaled:soon}", "'soon' is not a number of seconds"),
+        ("${servics.redis.url}", "is not a reference; use ${services.NAME.host|port|url}"),
+    ],
+)
+def test_every_bad_reference_is_named(tmp_path: Path, reference: str, says: str) -> None:
+    text = VALID.replace("${proxies.redis.url}", reference)
+    with pytest.raises(ScenarioInvalid) as broken:
+        load_scenario(write(tmp_path, text))
+    assert says in str(broken.value)
+
+
+def test_every_documented_reference_form_is_accepted(tmp_path: Path) -> None:
+    forms = (
+        "${services.api.host}:${proxies.redis.port}/${run.dir}/${run.seed}/${env.HOME}/${scaled:2}"
+    )
+    scenario = load_scenario(write(tmp_path, VALID.replace("${proxies.redis.url}", forms)))
+    assert scenario.services["api"].env["REDIS_URL"] == forms
