@@ -29,6 +29,7 @@ COLOURS = {
     "not run": "#9e9e9e",
     "errored": "#b8860b",
     "line": "#1565c0",
+    "window": "#90a4ae",  # an assertion's window
 }
 
 
@@ -39,7 +40,7 @@ class Band:
     label: str
     start: float
     end: float
-    kind: str  # fault | load
+    kind: str  # fault | load | window
 
 
 @dataclass(frozen=True)

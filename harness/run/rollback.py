@@ -20,12 +20,17 @@ def revert_one(state: RunState, step: StepRecord, active: ActiveFault) -> None:
         step.fired, step.evidence = active.fired, list(active.evidence)
         step.broken = active.broken
         for name, points in active.series.items():  # unix times -> the scenario's clock
+            # Locust stamps its rows with whole seconds: the first may fall up to a second
+            # before the load started; it belongs to the load's first second.
             record.metrics.append(
                 MetricSeries(
                     name,
                     "",
                     f"{step.kind}: {step.name}",
-                    [[round(at - record.started_at, 3), value] for at, value in points],
+                    [
+                        [round(max(step.started_s, at - record.started_at), 3), value]
+                        for at, value in points
+                    ],
                 )
             )
     except Exception as exc:
@@ -50,4 +55,5 @@ def roll_back(state: RunState) -> None:
     if state.stack is None:
         return
     for i, action in enumerate(state.scenario.rollbacks):
-        state.record.rollbacks.append(action_step(state, f"rollback {i + 1}", "rollback", action))
+        name = action.name or f"rollback {i + 1}"
+        state.record.rollbacks.append(action_step(state, name, "rollback", action))

@@ -48,10 +48,12 @@ def action_step(
 def set_up(state: RunState) -> None:
     """The scenario's set-up actions, in order; the first that fails errors the run."""
     for i, action in enumerate(state.scenario.setup):
-        step = action_step(state, f"setup {i + 1}", "setup", action)
+        name = action.name or f"setup {i + 1}"
+        step = action_step(state, name, "setup", action)
         state.record.steps.append(step)
         if step.status != "ok":
-            raise Abort("errored", f"set-up action {i + 1} failed: {step.detail}")
+            which = repr(action.name) if action.name else str(i + 1)
+            raise Abort("errored", f"set-up action {which} failed: {step.detail}")
 
 
 def steady_state(state: RunState) -> list[CheckRecord]:
@@ -59,5 +61,8 @@ def steady_state(state: RunState) -> list[CheckRecord]:
     records = []
     for check in state.scenario.steady_state:
         ok, observation, why = state.check(check)
-        records.append(CheckRecord(check.name, ok, observation.value, why, state.now()))
+        detail = observation.detail or observation.error or ""
+        records.append(
+            CheckRecord(check.name, ok, observation.value, why, state.now(), detail=detail)
+        )
     return records

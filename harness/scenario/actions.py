@@ -18,7 +18,16 @@ __all__ = [
 ]
 
 
-class CommandAction(Model):
+class _Action(Model):
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        description="how the journal and report name a set-up or rollback action "
+        "(default: setup N, rollback N); a method step is named by the step",
+    )
+
+
+class CommandAction(_Action):
     """Run a command; it must exit with ``exit_code``."""
 
     type: Literal["command"]
@@ -28,7 +37,7 @@ class CommandAction(Model):
     timeout_s: PositiveSeconds = 60.0
 
 
-class HttpAction(Model):
+class HttpAction(_Action):
     """Send a request to a service; ``capture`` saves JSON fields as ``${vars.NAME}``."""
 
     type: Literal["http"]
@@ -42,7 +51,7 @@ class HttpAction(Model):
     timeout_s: PositiveSeconds = 10.0
 
 
-class SqlAction(Model):
+class SqlAction(_Action):
     """Run SQL statements on a ``postgres`` service, in one transaction, as its superuser: a bad
     deploy's migration, a hand edit, tampering that the system must detect."""
 
@@ -58,7 +67,7 @@ class WebhookEventSpec(Model):
     id: str | None = Field(default=None, description="default: drawn from the run's seed")
 
 
-class WebhooksAction(Model):
+class WebhooksAction(_Action):
     """Deliver signed webhook events the way providers do: at least once, as repeated requests
     or re-signed retries, in order or shuffled, with bad signatures mixed in.
 

@@ -119,6 +119,12 @@ class Assertion(Model):
             raise ValueError(f"an {self.type} assertion needs until_s")
         if self.until_s is not None and self.until_s < self.from_s:
             raise ValueError(f"until_s {self.until_s} is before from_s {self.from_s}")
+        if self.within_s is not None and self.within_s <= self.from_s:
+            raise ValueError(
+                f"within_s {self.within_s:g} is not after from_s {self.from_s:g}: both are times "
+                f"from the method's start (to check within 5 s after {self.from_s:g} s, give "
+                f"within_s: {self.from_s + 5:g})"
+            )
         return self
 
 

@@ -54,19 +54,33 @@ def _log_tail(path: str) -> str:
     return tail
 
 
-def _bands(scenario: dict[str, Any], end: float) -> list[svg.Band]:
-    return [
-        svg.Band(step["name"], step["started_s"], step.get("ended_s") or end, step["kind"])
+def _bands(scenario: dict[str, Any], end: float, begin: float) -> list[svg.Band]:
+    """Fault and load windows as they ran, then each assertion's window, in method time."""
+    bands = [
+        svg.Band(
+            step["name"],
+            step["started_s"] - begin,
+            (step.get("ended_s") or end) - begin,
+            step["kind"],
+        )
         for step in scenario.get("steps", [])
         if step["kind"] in ("fault", "load")
     ]
+    bands += [
+        svg.Band(f"window: {a['name']}", a["window"][0] - begin, a["window"][1] - begin, "window")
+        for a in scenario.get("assertions", [])
+        if len(a.get("window") or []) == 2
+    ]
+    return bands
 
 
-def _marks(scenario: dict[str, Any]) -> list[svg.Mark]:
+def _marks(scenario: dict[str, Any], begin: float) -> list[svg.Mark]:
+    """Actions and runbook steps when they ran, and each failing sample on its assertion's
+    window, in method time."""
     marks = [
         svg.Mark(
             step["name"],
-            step["started_s"],
+            step["started_s"] - begin,
             "actions",
             "passed" if step["status"] == "ok" else step["status"],
         )
@@ -75,39 +89,76 @@ def _marks(scenario: dict[str, Any]) -> list[svg.Mark]:
     ]
     drill = scenario.get("runbook_drill") or {}
     marks += [
-        svg.Mark(f"{s['id']} ({s['section']})", s["started_s"], "runbook", s["verdict"])
+        svg.Mark(f"{s['id']} ({s['section']})", s["started_s"] - begin, "runbook", s["verdict"])
         for s in drill.get("steps", [])
         if s.get("started_s") is not None
     ]
+    for a in scenario.get("assertions", []):
+        if a.get("status") == "failed" and a.get("at_s") is not None and a.get("window"):
+            marks.append(
+                svg.Mark(
+                    f"{a['name']}: failing sample",
+                    a["at_s"] - begin,
+                    f"window: {a['name']}",
+                    "failed",
+                )
+            )
     return marks
 
 
+def _method_time(points: list[list[Any]], begin: float) -> list[list[Any]]:
+    return [[p[0] - begin, *p[1:]] if p and p[0] is not None else p for p in points]
+
+
 def _scenario_view(scenario: dict[str, Any]) -> dict[str, Any]:
+    """What the template shows of a scenario; every time from the method's start, as the
+    scenario's ``at_s`` are."""
+    begin = scenario.get("method_started_s") or 0.0
     end = max(
         [scenario.get("duration_s") or 0.0]
         + [s.get("ended_s") or 0.0 for s in scenario.get("steps", [])]
     )
-    span = max(end, 1.0)
-    bands = _bands(scenario, end)
+    span = max(end - begin, 1.0)
+    bands = _bands(scenario, end, begin)
+    faults = [b for b in bands if b.kind != "window"]
     charts = [
         _svg(
             svg.line_chart(
                 m["name"],
-                m["points"],
+                _method_time(m["points"], begin),
                 span,
-                bands,
+                faults,
                 m.get("unit") or (m.get("source", "") if m.get("source") != "metric" else ""),
             )
         )
         for m in scenario.get("metrics", [])
     ]
     assertions = [
-        {**a, "spark": _svg(svg.sparkline(a.get("series", [])))}
+        {
+            **a,
+            "spark": _svg(svg.sparkline(_method_time(a.get("series", []), begin))),
+            "window_m": [w - begin for w in a.get("window") or []],
+            "at_m": a["at_s"] - begin if a.get("at_s") is not None else None,
+        }
         for a in scenario.get("assertions", [])
+    ]
+    steps = [
+        {
+            **st,
+            "scheduled_m": st["scheduled_s"] - begin if st.get("scheduled_s") is not None else None,
+            "scheduled_end_m": (
+                st["scheduled_end_s"] - begin if st.get("scheduled_end_s") is not None else None
+            ),
+            "started_m": st["started_s"] - begin,
+            "ended_m": st["ended_s"] - begin if st.get("ended_s") is not None else None,
+        }
+        for st in scenario.get("steps", [])
     ]
     return {
         **scenario,
-        "timeline": _svg(svg.timeline(bands, _marks(scenario), span)),
+        "method_begin": begin,
+        "steps": steps,
+        "timeline": _svg(svg.timeline(bands, _marks(scenario, begin), span)),
         "charts": charts,
         "assertions": assertions,
         "logs": {name: _log_tail(path) for name, path in scenario.get("services", {}).items()},

@@ -418,3 +418,18 @@ def test_an_action_the_system_answers_wrongly_fails_naming_the_promise(tmp_path:
     )
     assert record.status == "errored"
     assert "could not run: 'deliver' is not installed" in record.reason
+
+
+def test_set_up_and_rollback_actions_are_named_as_the_scenario_names_them(tmp_path: Path) -> None:
+    lane = Lane(act=lambda a: ActionResult(False, "exit 3") if a.command == ["seed"] else None)
+    named = {"type": "command", "command": ["seed"], "name": "seed the catalogue"}
+    record = lane.run(
+        scenario(
+            setup=[named],
+            rollbacks=[{"type": "command", "command": ["undo"], "name": "restore the catalogue"}],
+        ),
+        tmp_path,
+    )
+    assert record.reason == "set-up action 'seed the catalogue' failed: exit 3"
+    assert [s.name for s in record.steps] == ["seed the catalogue"]
+    assert [s.name for s in record.rollbacks] == ["restore the catalogue"]

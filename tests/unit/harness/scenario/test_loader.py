@@ -289,3 +289,24 @@ def test_every_documented_reference_form_is_accepted(tmp_path: Path) -> None:
     )
     scenario = load_scenario(write(tmp_path, VALID.replace("${proxies.redis.url}", forms)))
     assert scenario.services["api"].env["REDIS_URL"] == forms
+
+
+def test_an_eventually_window_that_ends_before_it_starts_is_refused(tmp_path: Path) -> None:
+    text = (
+        VALID
+        + """\
+assertions:
+  - name: recovers
+    type: eventually
+    from_s: 18
+    within_s: 5.5
+    check:
+      name: healthy
+      probe: {type: http, service: api, path: /health}
+      expect: {equals: 200}
+"""
+    )
+    with pytest.raises(ScenarioInvalid) as broken:
+        load_scenario(write(tmp_path, text))
+    assert "within_s 5.5 is not after from_s 18" in str(broken.value)
+    assert "give within_s: 23" in str(broken.value)
