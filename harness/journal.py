@@ -63,6 +63,9 @@ class StepRecord:
     fired: bool | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # e.g. each webhook delivery
     broken: str | None = None  # what the system got wrong while this step ran
+    #: how many history entries it made (the journal keeps the first ones; the scenario's
+    #: history.jsonl has them all)
+    history_count: int = 0
     scheduled_s: float | None = None
     scheduled_end_s: float | None = None
     #: how much later than scheduled it started (or, for a timed fault, was reverted)

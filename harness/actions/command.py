@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from harness.actions import ACTIONS, ActionResult
 from harness.commands import run_command
+from harness.history import key_of
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext
 from harness.scenario.model import CommandAction
@@ -15,6 +18,7 @@ __all__: list[str] = []
 def _command(
     action: CommandAction, stack: Stack, context: TemplateContext, key: str
 ) -> ActionResult:
+    invoked = time.time()
     outcome = run_command(
         action.command, action.env, context, timeout_s=action.timeout_s, where="action"
     )
@@ -24,4 +28,17 @@ def _command(
     detail = f"{outcome.line} -> exit {outcome.returncode}"
     if not ok:
         detail += f" (expected {action.exit_code})"
-    return ActionResult(ok, f"{detail}: {outcome.output[-500:]}")
+    history = []
+    if action.key is not None:  # an operation the invariants judge
+        history.append(
+            {
+                "op": "command",
+                "key": key_of(action.key, text=outcome.output),
+                "result": "ok" if ok else "info",  # a wrong exit may or may not have written
+                "status": outcome.returncode,
+                "invoke_at": invoked,
+                "complete_at": time.time(),
+                "detail": detail[:200],
+            }
+        )
+    return ActionResult(ok, f"{detail}: {outcome.output[-500:]}", history=history)

@@ -13,6 +13,7 @@ from harness.actions import ACTIONS, ActionResult, resolve_json
 from harness.fakes.identity import load_key
 from harness.fakes.provider import CERT_PATH
 from harness.fakes.webhooks import PayPalSigner, plan_deliveries
+from harness.history import classify
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext, resolve
 from harness.scenario.model import WebhooksAction
@@ -70,6 +71,9 @@ def _webhooks(
             if pause_s and n and n % action.burst == 0:
                 time.sleep(pause_s)
             entry: dict[str, Any] = {
+                "op": "webhook",
+                "key": delivery.event_id,
+                "invoke_at": time.time(),
                 "event_id": delivery.event_id,
                 "type": delivery.event_type,
                 "attempt": delivery.attempt,
@@ -89,6 +93,8 @@ def _webhooks(
                     entry["answer"] = response.text[:100]
             except httpx.HTTPError as exc:
                 entry["status"], entry["answer"] = None, f"{type(exc).__name__}: {exc}"
+            entry["complete_at"] = time.time()
+            entry["result"] = classify(entry["status"])
             history.append(entry)
             wanted = 400 if delivery.kind == "bad_signature" else action.status
             if entry["status"] != wanted:

@@ -39,6 +39,8 @@ class ActiveFault:
     broken: str | None = None
     #: numbers over time it measured, name -> [[unix time, value]] (a load's latencies)
     series: dict[str, list[list[float]]] = field(default_factory=dict)
+    #: the operations it made, as history entries with unix times (a load's requests)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FaultKind(Protocol):

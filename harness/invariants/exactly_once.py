@@ -1,4 +1,5 @@
-"""``exactly_once``: every event the system acknowledged (a 2xx to at least one of the harness's
+"""``exactly_once``, on the history of operations (the webhook deliveries' keys are their
+event ids): every event the system acknowledged (a 2xx to at least one of the harness's
 deliveries) has exactly one effect or one dead letter; an event refused with 4xx on every
 delivery (a forged signature) has none; an event only ever answered with 5xx or a transport
 error has at most one (the provider would retry it); an effect for an event the harness never
@@ -8,56 +9,20 @@ delivered is reported too. Processing is asynchronous, so it is polled until it 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from harness.clock import Clock
+from harness.history import Ledger
 from harness.invariants import INVARIANTS, Observe, as_list
 from harness.journal import InvariantRecord, StepRecord
 from harness.scenario.model import ExactlyOnceInvariant
 
-__all__ = ["DeliveryLedger", "judge_exactly_once"]
+__all__ = ["judge_exactly_once"]
 
 _LOST = "but no effect and no dead letter (lost)"  # the only violation that time may heal
 
 
-@dataclass
-class DeliveryLedger:
-    """What the harness delivered, per event id: the answers the system gave."""
-
-    answers: dict[str, list[int | None]] = field(default_factory=dict)
-
-    @classmethod
-    def from_steps(cls, steps: Iterable[StepRecord]) -> DeliveryLedger:
-        ledger = cls()
-        for step in steps:
-            for entry in step.history:
-                if "event_id" in entry:
-                    ledger.answers.setdefault(str(entry["event_id"]), []).append(
-                        entry.get("status")
-                    )
-        return ledger
-
-    def acknowledged(self) -> set[str]:
-        return {e for e, a in self.answers.items() if any(_ok(s) for s in a)}
-
-    def refused(self) -> set[str]:
-        return {e for e, a in self.answers.items() if all(_client_error(s) for s in a)}
-
-    def unanswered(self) -> set[str]:
-        return set(self.answers) - self.acknowledged() - self.refused()
-
-
-def _ok(status: int | None) -> bool:
-    return status is not None and 200 <= status < 300
-
-
-def _client_error(status: int | None) -> bool:
-    return status is not None and 400 <= status < 500
-
-
 def judge_exactly_once(
-    ledger: DeliveryLedger, effects: list[str], dead_letters: list[str]
+    ledger: Ledger, effects: list[str], dead_letters: list[str]
 ) -> tuple[list[str], str]:
     """Violations (empty when it holds) and a one-line summary of what was seen."""
     counts = Counter(effects) + Counter(dead_letters)
@@ -65,7 +30,7 @@ def judge_exactly_once(
     acknowledged, refused, unanswered = (
         ledger.acknowledged(),
         ledger.refused(),
-        ledger.unanswered(),
+        ledger.unknown(),
     )
     violations: list[str] = []
     for event in sorted(acknowledged):
@@ -80,7 +45,7 @@ def judge_exactly_once(
     for event in sorted(unanswered):
         if counts.get(event, 0) > 1:
             violations.append(f"{event}: never acknowledged, {counts[event]} effects (doubled)")
-    for event in sorted(set(counts) - set(ledger.answers)):
+    for event in sorted(set(counts) - set(ledger.results)):
         violations.append(f"{event}: has an effect, but the harness never delivered it")
     summary = (
         f"{len(acknowledged)} acknowledged event(s): "
@@ -101,7 +66,7 @@ def exactly_once(
     clock: Clock,
 ) -> InvariantRecord:
     record = InvariantRecord(invariant.name, invariant.type)
-    ledger = DeliveryLedger.from_steps(steps)
+    ledger = Ledger.from_steps(steps)
     deadline = clock.monotonic() + invariant.within_s * time_scale
     while True:
         record.samples += 1

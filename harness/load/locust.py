@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from harness.faults import ActiveFault
 from harness.load import LOADS, LoadError
@@ -18,7 +19,15 @@ from harness.provision.process import ManagedProcess
 from harness.provision.templates import TemplateContext, resolve
 from harness.scenario.model import LocustLoad
 
-__all__ = ["SHAPE_FILE", "hash_key", "read_history", "read_stats", "start_locust"]
+__all__ = [
+    "HISTORY_FILE",
+    "SHAPE_FILE",
+    "hash_key",
+    "read_history",
+    "read_requests",
+    "read_stats",
+    "start_locust",
+]
 
 
 #: Locust's stats history columns charted in the report, and their names there
@@ -33,6 +42,8 @@ _HISTORY = {
 
 #: the load shape added to the locustfile for ``shape`` stages
 SHAPE_FILE = Path(__file__).parent.parent / "loadshape.py"
+#: the request history added to the locustfile for ``history:``
+HISTORY_FILE = Path(__file__).parent.parent / "locust_history.py"
 
 
 def read_stats(stats_csv: Path) -> dict[str, float]:
@@ -84,6 +95,22 @@ def read_history(history_csv: Path) -> dict[str, list[list[float]]]:
     return {name: points for name, points in series.items() if points}
 
 
+def read_requests(path: Path) -> list[dict[str, Any]]:
+    """The requests ``locust_history.py`` recorded (one JSON object a line); lines cut short
+    by a killed Locust are left out."""
+    entries = []
+    try:
+        with path.open() as f:
+            for line in f:
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:
+                    continue
+    except OSError:
+        return []
+    return entries
+
+
 def hash_key(text: str) -> int:
     """A stable 31-bit number from ``text`` (Python's ``hash`` changes between processes)."""
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
@@ -118,7 +145,13 @@ def start_locust(
         "-m",
         "locust",
         "-f",
-        f"{locustfile},{SHAPE_FILE}" if load.shape else str(locustfile),
+        ",".join(
+            [
+                str(locustfile),
+                *([str(SHAPE_FILE)] if load.shape else []),
+                *([str(HISTORY_FILE)] if load.history else []),
+            ]
+        ),
         "--headless",
         *([] if load.shape else ["-u", str(load.users), "-r", f"{load.spawn_rate:g}"]),
         "-t",
@@ -135,6 +168,11 @@ def start_locust(
     env = {k: resolve(v, context, where=f"load.env.{k}") for k, v in load.env.items()}
     # Locust's data is drawn from the run's seed and the step: the same seed, the same orders.
     env.setdefault("CG_SEED", str(abs(hash_key(f"{context.seed}:{key}"))))
+    if load.history is not None:
+        spec = load.history
+        kind = next(k for k in ("json_path", "request_path", "header", "regex") if getattr(spec, k))
+        env["CG_HISTORY_KEY"] = f"{kind}:{getattr(spec, kind)}"
+        env["CG_HISTORY_FILE"] = str(out / "history.jsonl")
     if load.shape:
         end, stages = 0.0, []
         for stage in load.shape:
@@ -187,6 +225,8 @@ def start_locust(
                 )
         active.evidence, active.fired = evidence, fired
         active.series = read_history(out / "locust_stats_history.csv")
+        if load.history is not None:
+            active.history = read_requests(out / "history.jsonl")
 
     active.revert = finish
     active.fired = None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.clock import Clock, SystemClock
 from harness.errors import HarnessError
+from harness.history import HISTORY_FILE, JOURNAL_CAP, write_history
 from harness.journal import ScenarioRecord
 from harness.provision.backend import Provisioner
 from harness.run.drill import prepare_drill
@@ -136,6 +137,21 @@ class ScenarioRunner:
             raise ScenarioInterrupted(record)
         return record
 
+    @staticmethod
+    def _keep_history(state: RunState) -> None:
+        """The whole history of operations beside the logs; the journal keeps the first
+        entries of each step and their count."""
+        steps = [*state.record.steps, *state.record.rollbacks]
+        if not any(step.history for step in steps):
+            return
+        try:
+            write_history(steps, state.run_dir / HISTORY_FILE)
+        except OSError as exc:
+            state.record.teardown_problems.append(f"history not written: {exc}")
+        for step in steps:
+            step.history_count = len(step.history)
+            del step.history[JOURNAL_CAP:]
+
     def _backend_can(self, state: RunState) -> None:
         """Refuse, before anything starts, a fault this backend cannot apply."""
         unsupported = self._provisioner.unsupported_faults
@@ -154,6 +170,7 @@ class ScenarioRunner:
             record.teardown_problems = self._provisioner.stop(state.stack)
             # Logs may move at teardown (PostgreSQL's is copied out of its data directory).
             record.services = {n: str(s.log_path) for n, s in state.stack.services.items()}
+        self._keep_history(state)
         record.duration_s = round(time.time() - record.started_at, 3)
         self._event(
             f"{record.id}: {record.status}" + (f" — {record.reason}" if record.reason else "")

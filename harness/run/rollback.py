@@ -4,6 +4,7 @@ then the scenario's rollback actions — always, also after a failure, an error 
 from __future__ import annotations
 
 from harness.faults import ActiveFault
+from harness.history import on_scenario_clock
 from harness.journal import MetricSeries, StepRecord
 from harness.run.state import RunState
 from harness.run.steady import action_step
@@ -19,6 +20,7 @@ def revert_one(state: RunState, step: StepRecord, active: ActiveFault) -> None:
         step.ended_s = state.now()
         step.fired, step.evidence = active.fired, list(active.evidence)
         step.broken = active.broken
+        step.history = on_scenario_clock(active.history, record.started_at)
         for name, points in active.series.items():  # unix times -> the scenario's clock
             # Locust stamps its rows with whole seconds: the first may fall up to a second
             # before the load started; it belongs to the load's first second.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from harness.actions import run_action
 from harness.errors import HarnessError
+from harness.history import on_scenario_clock
 from harness.journal import CheckRecord, Status, StepRecord
 from harness.run.state import RunState
 from harness.scenario.model import Action
@@ -40,7 +41,7 @@ def action_step(
         state.variables.update(result.captured)
         step.status = "ok" if result.ok else "errored" if result.errored else "failed"
         step.detail = result.detail
-        step.history = result.history
+        step.history = on_scenario_clock(result.history, state.record.started_at)
     step.ended_s = state.now()
     return step
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -12,10 +13,36 @@ __all__ = [
     "Action",
     "CommandAction",
     "HttpAction",
+    "OpKey",
     "SqlAction",
     "WebhookEventSpec",
     "WebhooksAction",
 ]
+
+
+class OpKey(Model):
+    """Where an operation's key is — what the system acknowledged (an order id, a record id):
+    exactly one of ``json_path`` (a dotted path in the answer's JSON), ``request_path`` (in the
+    request's JSON body), ``header`` (an answer header) or ``regex`` (group 1, or the whole
+    match, on the answer's text or a command's output)."""
+
+    json_path: str | None = Field(default=None, min_length=1)
+    request_path: str | None = Field(default=None, min_length=1)
+    header: str | None = Field(default=None, min_length=1)
+    regex: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OpKey:
+        kinds = ("json_path", "request_path", "header", "regex")
+        given = [k for k in kinds if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(kinds)} (got {given or 'none'})")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex {self.regex!r} does not compile: {exc}") from None
+        return self
 
 
 class _Action(Model):
@@ -35,6 +62,9 @@ class CommandAction(_Action):
     env: dict[str, str] = Field(default_factory=dict)
     exit_code: int = 0
     timeout_s: PositiveSeconds = 60.0
+    key: OpKey | None = Field(
+        default=None, description="the key its output names (regex), kept in the history"
+    )
 
 
 class HttpAction(_Action):
@@ -49,6 +79,10 @@ class HttpAction(_Action):
     status: int | None = Field(default=None, description="expected status; default: any 2xx")
     capture: dict[Name, str] = Field(default_factory=dict, description="var -> dotted JSON path")
     timeout_s: PositiveSeconds = 10.0
+    key: OpKey | None = Field(
+        default=None,
+        description="what it wrote, kept in the history of operations (acknowledged invariants)",
+    )
 
 
 class SqlAction(_Action):

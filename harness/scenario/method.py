@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from harness.scenario.actions import Action
+from harness.scenario.actions import Action, OpKey
 from harness.scenario.base import Model, Name, PositiveSeconds, Seconds
 from harness.scenario.faults import Fault
 from harness.scenario.probes import Check, Probe
@@ -55,6 +55,11 @@ class LocustLoad(Model):
     )
     target_rps: float | None = Field(default=None, gt=0)
     tolerance: float = Field(default=0.2, ge=0, lt=1)
+    history: OpKey | None = Field(
+        default=None,
+        description="record every request as an operation with this key (json_path, "
+        "request_path, header or regex), for acknowledged invariants",
+    )
 
 
 #: the load kinds (one today; more join as a union discriminated by ``type``)

@@ -16,6 +16,7 @@ from harness.scenario.actions import (
     Action,
     CommandAction,
     HttpAction,
+    OpKey,
     SqlAction,
     WebhookEventSpec,
     WebhooksAction,
@@ -32,7 +33,12 @@ from harness.scenario.faults import (
     StopFault,
     ToxicFault,
 )
-from harness.scenario.invariants import ExactlyOnceInvariant, Invariant, UniqueInvariant
+from harness.scenario.invariants import (
+    AcknowledgedInvariant,
+    ExactlyOnceInvariant,
+    Invariant,
+    UniqueInvariant,
+)
 from harness.scenario.method import (
     Assertion,
     Load,
@@ -56,6 +62,7 @@ from harness.scenario.probes import (
 from harness.scenario.services import Proxy, ReadyCheck, Service
 
 __all__ = [
+    "AcknowledgedInvariant",
     "Action",
     "Assertion",
     "Check",
@@ -73,6 +80,7 @@ __all__ = [
     "LoadStage",
     "LocustLoad",
     "Metric",
+    "OpKey",
     "PauseFault",
     "Probe",
     "PrometheusProbe",

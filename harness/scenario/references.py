@@ -8,7 +8,8 @@ The forms (resolved when the string is used, by ``harness/provision/templates.py
 - ``${vars.NAME}`` — a value an ``http`` action captured (``capture: {NAME: json.path}``);
 - ``${run.dir}``, ``${run.seed}`` — the scenario's run directory, the run's seed;
 - ``${env.NAME}`` — the harness's environment variable ``NAME`` (a secret kept out of files);
-- ``${scaled:SECONDS}`` — SECONDS times the run's ``--time-scale``.
+- ``${scaled:SECONDS}`` — SECONDS times the run's ``--time-scale``;
+- ``${key}`` — in an ``acknowledged`` invariant's ``each`` check, the key checked.
 
 An unknown service, proxy, var or attribute is a problem at its YAML path, so ``chaosgate
 validate`` names it with its line and nothing is provisioned.
@@ -92,7 +93,10 @@ def reference_problems(
     captured = _captured(scenario)
     problems = []
     for path, text in _strings(data, ()):
+        in_each = len(path) > 2 and path[0] == "invariants" and path[2] == "each"
         for ref in _REFERENCE.findall(text):
+            if ref.strip() == "key" and in_each:
+                continue  # an acknowledged invariant's per-key check
             message = _problem(ref.strip(), scenario, captured)
             if message is not None:
                 problems.append((path, message))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-__all__ = ["REDIS_HEALTH_APP"]
+__all__ = ["REDIS_HEALTH_APP", "REDIS_WRITES_APP"]
 
 #: An HTTP app that answers 200 while it can ping the Redis at $CG_REDIS, 503 when it cannot.
 REDIS_HEALTH_APP = textwrap.dedent(
@@ -19,6 +19,39 @@ REDIS_HEALTH_APP = textwrap.dedent(
             except redis.RedisError:
                 code = 503
             self.send_response(code); self.end_headers(); self.wfile.write(b"ok")
+        def log_message(self, *a): pass
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    """
+)
+
+#: A write store over the Redis at $CG_REDIS: ``POST /writes`` adds a write and answers 201
+#: ``{"id": N}``; ``GET /writes`` lists the ids kept. With ``CG_DROP_EVERY=N`` every Nth write
+#: is acknowledged and not kept (durability broken on purpose).
+REDIS_WRITES_APP = textwrap.dedent(
+    """\
+    import http.server, json, os, sys, redis
+    client = redis.Redis.from_url(os.environ["CG_REDIS"], socket_timeout=1)
+    drop = int(os.environ.get("CG_DROP_EVERY", "0"))
+    class H(http.server.BaseHTTPRequestHandler):
+        def _send(self, code, body):
+            data = json.dumps(body).encode()
+            self.send_response(code); self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data))); self.end_headers()
+            self.wfile.write(data)
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                n = client.incr("writes:next")
+                if not (drop and n % drop == 0):
+                    client.sadd("writes", n)
+            except redis.RedisError as exc:
+                return self._send(503, {"error": str(exc)})
+            self._send(201, {"id": n})
+        def do_GET(self):
+            try:
+                self._send(200, {"ids": sorted(int(i) for i in client.smembers("writes"))})
+            except redis.RedisError as exc:
+                self._send(503, {"error": str(exc)})
         def log_message(self, *a): pass
     http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
     """

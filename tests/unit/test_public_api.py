@@ -14,8 +14,9 @@ MODULES = sorted(
     info.name
     for package in (harness, resilience)
     for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
-    # loadshape is loaded by Locust only: importing it here would let gevent patch pytest.
-    if ".migrations" not in info.name and info.name != "harness.loadshape"
+    # loaded by Locust only: importing them here would let gevent patch pytest.
+    if ".migrations" not in info.name
+    and info.name not in {"harness.loadshape", "harness.locust_history"}
 )
 
 

@@ -106,6 +106,25 @@ def _marks(scenario: dict[str, Any], begin: float) -> list[svg.Mark]:
     return marks
 
 
+def _operations(step: dict[str, Any]) -> str:
+    """``120 operations: 118 ok, 2 fail`` for a step with a history of keyed operations."""
+    entries = [e for e in step.get("history", []) if e.get("key") is not None or e.get("result")]
+    if not entries:
+        return ""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        result = str(entry.get("result", "?"))
+        counts[result] = counts.get(result, 0) + 1
+    total = max(step.get("history_count") or 0, len(step.get("history", [])))
+    shown = ", ".join(f"{n} {r}" for r, n in sorted(counts.items()))
+    more = (
+        f" (first {len(step.get('history', []))} of {total} in the journal)"
+        if total > len(step.get("history", []))
+        else ""
+    )
+    return f"{total} operation(s): {shown}{more}; all in history.jsonl"
+
+
 def _method_time(points: list[list[Any]], begin: float) -> list[list[Any]]:
     return [[p[0] - begin, *p[1:]] if p and p[0] is not None else p for p in points]
 
@@ -151,6 +170,7 @@ def _scenario_view(scenario: dict[str, Any]) -> dict[str, Any]:
             ),
             "started_m": st["started_s"] - begin,
             "ended_m": st["ended_s"] - begin if st.get("ended_s") is not None else None,
+            "operations": _operations(st),
         }
         for st in scenario.get("steps", [])
     ]

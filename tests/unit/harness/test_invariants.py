@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.invariants.exactly_once import DeliveryLedger, judge_exactly_once
+from harness.history import Ledger
+from harness.invariants.exactly_once import judge_exactly_once
 from harness.invariants.unique import judge_unique
 from harness.journal import StepRecord
 
@@ -18,8 +19,8 @@ def step(*deliveries: tuple[str, int | None]) -> StepRecord:
     return StepRecord("deliveries", "action", 0.0, history=history)
 
 
-def ledger() -> DeliveryLedger:
-    return DeliveryLedger.from_steps(
+def ledger() -> Ledger:
+    return Ledger.from_steps(
         [
             step(("evt_a", 200), ("evt_a", 200), ("evt_b", 503), ("evt_b", 200)),
             step(("evt_forged", 400), ("evt_lost_conn", None), ("evt_5xx", 500)),
@@ -32,7 +33,7 @@ def test_the_ledger_sorts_events_by_the_answers_they_got() -> None:
     book = ledger()
     assert book.acknowledged() == {"evt_a", "evt_b"}
     assert book.refused() == {"evt_forged"}
-    assert book.unanswered() == {"evt_lost_conn", "evt_5xx"}
+    assert book.unknown() == {"evt_lost_conn", "evt_5xx"}
 
 
 def test_one_effect_or_one_dead_letter_per_acknowledged_event_holds() -> None:
