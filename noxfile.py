@@ -6,6 +6,9 @@ The system programs the tests need (redis-server, PostgreSQL, toxiproxy-server) 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -63,3 +66,30 @@ def chaos(session: nox.Session) -> None:
     session.install("-e", ".[load,containers]")  # load steps run Locust; --env docker
     session.run("chaosgate", "runbooks", "lint")  # a runbook that drifted fails here first
     session.run("chaosgate", "run", *(session.posargs or ["scenarios"]), "--report-dir", "reports")
+
+
+@nox.session
+def example(session: nox.Session) -> None:
+    """A system this project did not write: Kinto (from PyPI, in a venv of its own, as a team's
+    service would be) on PostgreSQL behind Toxiproxy; reports in reports/examples/."""
+    session.install("-e", ".[load]")
+    kinto = Path(session.virtualenv.location).parent / "kinto-env"
+    if not (kinto / "bin" / "kinto").exists():
+        session.run("python", "-m", "venv", str(kinto))
+        session.run(
+            str(kinto / "bin" / "pip"),
+            "install",
+            "-q",
+            "-r",
+            "examples/kinto/requirements.txt",
+            external=True,
+        )
+    path = os.pathsep.join([str(session.bin), str(kinto / "bin"), os.environ.get("PATH", "")])
+    session.run(
+        "chaosgate",
+        "run",
+        *(session.posargs or ["examples"]),
+        "--report-dir",
+        "reports/examples",
+        env={"PATH": path},
+    )

@@ -18,6 +18,7 @@ from harness.commands import last_words
 from harness.errors import RunbookInvalid
 from harness.runbooks.model import Runbook
 from harness.runbooks.parser import parse_runbook
+from harness.runbooks.verify import expand_vars, shell_words
 from harness.scenario.model import RunbookDrill, Scenario
 
 __all__ = ["HelpCache", "LintResult", "lint_runbooks"]
@@ -57,14 +58,31 @@ class HelpCache:
         return self._answers[prefix]
 
 
-def _check_command(command: str, line: int, cache: HelpCache) -> list[tuple[int | None, str]]:
+def _check_command(
+    command: str, line: int, cache: HelpCache, env: Mapping[str, str]
+) -> list[tuple[int | None, str]]:
     try:
-        words = shlex.split(command)
+        words = [expand_vars(word, env) for word in shlex.split(command)]
     except ValueError as exc:
         return [(line, f"{command!r} does not parse: {exc}")]
+    shell = shell_words(words)
+    if shell is not None:
+        return [
+            (
+                line,
+                f"{command!r}: {shell}, and runbook commands run without a shell: write one "
+                "command per line (each is judged in turn) and match what it prints with "
+                "expect-output or expect-count",
+            )
+        ]
+    unknown = sorted({m for w in words for m in re.findall(r"\$\{?([A-Za-z_]\w*)", w)})
+    if unknown:
+        names = ", ".join(f"${n}" for n in unknown)
+        return [(line, f"{names} in {command!r} is not in the drill's env (runbook.env)")]
     program = words[0]
-    if shutil.which(program) is None:
-        return [(line, f"{program!r} is not installed or not on PATH ({command!r})")]
+    if shutil.which(program, path=env.get("PATH")) is None:
+        where = "the drill's PATH" if "PATH" in env else "PATH"
+        return [(line, f"{program!r} is not installed or not on {where} ({command!r})")]
     prefix = tuple(w for w in _until_option(words))
     code, text = cache.help(prefix)
     if code != 0:
@@ -119,6 +137,17 @@ def _scenario_problems(
     return problems
 
 
+def _drill_env(path: Path, scenarios: Mapping[str, Scenario], root: Path) -> dict[str, str]:
+    """The environment the drills of this runbook give its commands, as far as it is known
+    before a run (a ``${...}`` value is only known then: a placeholder stands for it)."""
+    env: dict[str, str] = {}
+    for scenario in scenarios.values():
+        drill = scenario.runbook
+        if isinstance(drill, RunbookDrill) and (root / drill.path).resolve() == path.resolve():
+            env.update({k: v if "${" not in v else f"<{k}>" for k, v in drill.env.items()})
+    return env
+
+
 def lint_runbooks(
     paths: list[Path],
     scenarios: Mapping[str, Scenario],
@@ -141,8 +170,9 @@ def lint_runbooks(
             results.append(LintResult(str(path), None, list(exc.problems)))
             continue
         problems = _scenario_problems(path, runbook, scenarios, root)
+        drill_env = _drill_env(path, scenarios, root)
         for step in runbook.steps:
             for line, command in step.commands:
-                problems.extend(_check_command(command, line, cache))
+                problems.extend(_check_command(command, line, cache, drill_env))
         results.append(LintResult(str(path), runbook, problems))
     return results

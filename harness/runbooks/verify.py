@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.clock import Clock
 from harness.commands import CommandOutcome, last_words, run_command
@@ -28,10 +29,37 @@ from harness.journal import (
     RunbookRecord,
     RunbookStepRecord,
 )
-from harness.provision.templates import TemplateContext
+from harness.provision.templates import TemplateContext, resolve
 from harness.runbooks.model import Runbook, Section, Step
 
-__all__ = ["PHASES", "DrillRunner", "excerpt"]
+__all__ = ["PHASES", "DrillRunner", "excerpt", "expand_vars", "shell_words"]
+
+#: ``$NAME`` or ``${NAME}`` in a runbook command: the drill's environment, as a reader's shell
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+#: what only a shell understands; runbook commands run without one
+_SHELL = {"|", "||", "&&", ";", ">", ">>", "<", "&", "2>&1"}
+
+
+def expand_vars(word: str, env: Mapping[str, str]) -> str:
+    """``$NAME`` and ``${NAME}`` replaced by the drill environment's values; other text (and
+    a name the environment lacks) as it is."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match[1] or match[2]
+        return env.get(name, match[0])
+
+    return _VAR.sub(one, word)
+
+
+def shell_words(words: list[str]) -> str | None:
+    """Why ``words`` need a shell (a pipe, a redirection, ``sh -c``), or None."""
+    if words and Path(words[0]).name in {"sh", "bash", "dash", "zsh"} and "-c" in words:
+        return f"{words[0]} -c runs a shell"
+    found = [w for w in words if w in _SHELL]
+    if found:
+        return f"{' '.join(found)} needs a shell"
+    return None
+
 
 PHASES: dict[str, tuple[Section, ...]] = {
     "diagnose": (Section.SYMPTOMS, Section.DIAGNOSIS),
@@ -276,10 +304,15 @@ class DrillRunner:
         """Run the step's commands in order; stop at the first that exits unexpectedly."""
         done: list[tuple[CommandOutcome, float]] = []
         context = self._context()
+        # The on-call's shell has the drill's environment: $NAME in a command is its value.
+        env = {
+            k: resolve(v, context, where=f"{self.runbook.path} env.{k}")
+            for k, v in self._env.items()
+        }
         for _line, command in step.commands:
             started = time.monotonic()
             outcome = run_command(
-                shlex.split(command),
+                [expand_vars(word, env) for word in shlex.split(command)],
                 self._env,
                 context,
                 timeout_s=step.timeout_s,

@@ -47,6 +47,12 @@ class Service(Model):
     env: dict[str, str] = Field(default_factory=dict)
     depends_on: list[Name] = Field(default_factory=list)
     ready: ReadyCheck | None = None
+    before_start: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="kind process: a command run once, with the service's env, before it first "
+        "starts (migrations); it must exit 0, and a kill-and-restart does not repeat it",
+    )
     ready_timeout_s: PositiveSeconds = 30.0
     stop_signal: Literal["TERM", "INT", "KILL"] = "TERM"
     stop_timeout_s: PositiveSeconds = 10.0
@@ -69,6 +75,8 @@ class Service(Model):
             raise ValueError("a service of kind 'process' needs a command")
         if self.kind != "process" and self.command is not None:
             raise ValueError(f"a service of kind {self.kind!r} takes no command")
+        if self.kind != "process" and self.before_start is not None:
+            raise ValueError(f"a service of kind {self.kind!r} takes no before_start")
         if self.kind != "postgres" and self.database is not None:
             raise ValueError("only a service of kind 'postgres' takes a database")
         if self.kind != "fake-erp" and self.stock is not None:

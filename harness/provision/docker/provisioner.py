@@ -198,6 +198,8 @@ class DockerProvisioner(WaveProvisioner):
         start = KindStart(name, service, directory, run_dir, self._seed)
         spec = KINDS.get_kind(service.kind).container(start, self)
         self._specs[name] = spec
+        if spec.before_start is not None:
+            self._before_start(name, image, spec, directory / f"{name}.log")
         assert self._network is not None
         running = RunningService(
             name, service.kind, Endpoint(HOST, 0, ""), directory / f"{name}.log", files=spec.files
@@ -260,6 +262,40 @@ class DockerProvisioner(WaveProvisioner):
         )
         wait_ready()
         return running
+
+    def _before_start(self, name: str, image: str, spec: ContainerSpec, log: Path) -> None:
+        """The service's one-shot command in a container of its image, env and network."""
+        assert self._network is not None  # start() made it
+        assert spec.before_start is not None
+        where = f"services.{name}.before_start"
+        try:
+            container = self._client.containers.run(
+                image,
+                spec.before_start,
+                environment=spec.env,
+                network=str(self._network.name),
+                volumes={src: {"bind": dst, "mode": mode} for src, dst, mode in spec.volumes},
+                labels=self._labels() | {LABEL_SERVICE: f"{name}.before_start"},
+                detach=True,
+            )
+        except Exception as exc:
+            raise ProvisionError(f"{where}: could not start: {short(exc)}") from None
+        try:
+            code = int(container.wait(timeout=600).get("StatusCode", -1))
+            output = container_logs(container)
+        except Exception as exc:
+            raise ProvisionError(f"{where}: {short(exc)}") from None
+        finally:
+            with contextlib.suppress(Exception):
+                container.remove(force=True, v=True)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as out:
+            out.write(output)
+        if code != 0:
+            tail = "\n".join(output.splitlines()[-20:])
+            raise ProvisionError(
+                f"{where}: {' '.join(spec.before_start)} exited {code}; last lines:\n{tail}"
+            )
 
     def _create_proxies(self, scenario: Scenario, stack: Stack) -> None:
         if stack.toxiproxy is None:

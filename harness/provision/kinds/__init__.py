@@ -120,6 +120,8 @@ class ContainerSpec:
     stop_timeout_s: float = 10.0
     volumes: list[tuple[str, str, str]] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    #: a command run once, in a container of the same image, env and network, before it starts
+    before_start: list[str] | None = None
 
 
 class ServiceKind(Protocol):

@@ -61,6 +61,8 @@ class ProcessKind:
                 "it or give its full path in the scenario"
             )
         running = RunningService(name, "process", endpoint, start.directory / f"{name}.log")
+        if service.before_start is not None:
+            _before_start(name, service.before_start, context, env, running.log_path)
 
         def stop() -> None:
             if running.process is not None:
@@ -111,6 +113,49 @@ class ProcessKind:
             stop_timeout_s=service.stop_timeout_s,
             # ${run.dir} means the same directory inside the container as outside
             volumes=[(str(host.run_dir), str(host.run_dir), "rw")],
+            before_start=(
+                [
+                    resolve(a, context, where=f"services.{name}.before_start")
+                    for a in service.before_start
+                ]
+                if service.before_start is not None
+                else None
+            ),
+        )
+
+
+def _before_start(
+    name: str, command: list[str], context: TemplateContext, env: dict[str, str], log: Path
+) -> None:
+    """Run the service's one-shot command (its output goes to the service's log).
+
+    Raises:
+        ProvisionError: it could not run, or did not exit 0.
+    """
+    where = f"services.{name}.before_start"
+    argv = [resolve(a, context, where=where) for a in command]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with log.open("ab") as out:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
+                timeout=600,
+                check=False,
+            )
+    except FileNotFoundError:
+        raise ProvisionError(
+            f"{where}: program {argv[0]!r} is not installed or not on PATH"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise ProvisionError(f"{where}: {' '.join(argv)} still ran after 600 s") from None
+    if done.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise ProvisionError(
+            f"{where}: {' '.join(argv)} exited {done.returncode}; last lines of its log:\n{tail}"
         )
 
 

@@ -146,3 +146,40 @@ def test_missing_program_and_bad_reference_are_clear_errors(tmp_path: Path) -> N
         LocalProvisioner().start(
             Scenario.model_validate({"id": "x", "title": "t", "services": {"a": bad_ref}}), tmp_path
         )
+
+
+def test_before_start_runs_once_and_a_restart_does_not_repeat_it(tmp_path: Path) -> None:
+    marker = tmp_path / "migrated"
+    once = [PY, "-c", f"import sys; open({str(marker)!r}, 'a').write('x'); print('migrated')"]
+    service = {
+        "command": [PY, "-c", ECHO_ENV, "${services.app.port}"],
+        "before_start": once,
+        "ready": {"http": "/"},
+    }
+    provisioner = LocalProvisioner()
+    stack = provisioner.start(
+        Scenario.model_validate({"id": "x", "title": "t", "services": {"app": service}}), tmp_path
+    )
+    try:
+        control = stack.services["app"].control
+        assert control is not None
+        assert control.restart().fired
+        assert marker.read_text() == "x"  # once, not again on the restart
+        assert "migrated" in stack.services["app"].log_path.read_text()
+    finally:
+        provisioner.stop(stack)
+
+
+def test_a_before_start_that_fails_names_it_and_starts_nothing(
+    tmp_path: Path, spawned: list[ManagedProcess]
+) -> None:
+    failing = [PY, "-c", "import sys; print('no such table'); sys.exit(4)"]
+    service = {"command": [PY, "-c", ECHO_ENV, "${services.app.port}"], "before_start": failing}
+    with pytest.raises(
+        ProvisionError, match=r"services.app.before_start: .* exited 4.*no such table"
+    ):
+        LocalProvisioner().start(
+            Scenario.model_validate({"id": "x", "title": "t", "services": {"app": service}}),
+            tmp_path,
+        )
+    assert spawned == []

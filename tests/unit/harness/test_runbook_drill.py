@@ -323,3 +323,33 @@ def test_a_game_day_is_decided_by_its_recovery_not_its_steps(tmp_path: Path) -> 
     rec.ended_by = "aborted by alice"
     runner.finish()
     assert rec.status == "failed" and "not resolved (aborted by alice)" in rec.why
+
+
+def test_a_runbook_command_reads_the_drills_env_as_a_reader_sees_it(tmp_path: Path) -> None:
+    text = RUNBOOK.replace(
+        f"""{PY} -c "print('ok')\"""",
+        f"""{PY} -c "import sys; print(sys.argv[1:])" $SHOP_URL ${{SHOP_URL}}/health $UNSET""",
+    )
+    d = drill(tmp_path, text, env={"SHOP_URL": "http://127.0.0.1:${vars.token}"})
+    run_all(d)
+    check = next(s for s in d.record.steps if s.id == "check")
+    assert check.verdict == "passed", check.why
+    assert (
+        "['http://127.0.0.1:t0k', 'http://127.0.0.1:t0k/health', '$UNSET']"
+        in check.commands[0].output
+    )
+
+
+def test_lint_says_why_a_shell_is_refused_and_what_to_do(tmp_path: Path) -> None:
+    from harness.runbooks.lint import HelpCache, _check_command
+
+    (problem,) = _check_command("shop orders list --json | jq length", 12, HelpCache(), {})
+    assert problem[0] == 12
+    assert "| needs a shell, and runbook commands run without a shell" in problem[1]
+    assert "expect-output or expect-count" in problem[1]
+    (problem,) = _check_command("sh -c 'shop orders list'", 3, HelpCache(), {})
+    assert "sh -c runs a shell" in problem[1]
+    (problem,) = _check_command("curl $SHOP_URL/health", 4, HelpCache(), {})
+    assert "$SHOP_URL in 'curl $SHOP_URL/health' is not in the drill's env" in problem[1]
+    (problem,) = _check_command("my-tool --help", 5, HelpCache(), {"PATH": str(tmp_path)})
+    assert "'my-tool' is not installed or not on the drill's PATH" in problem[1]
