@@ -176,7 +176,7 @@ def test_a_before_start_that_fails_names_it_and_starts_nothing(
     failing = [PY, "-c", "import sys; print('no such table'); sys.exit(4)"]
     service = {"command": [PY, "-c", ECHO_ENV, "${services.app.port}"], "before_start": failing}
     with pytest.raises(
-        ProvisionError, match=r"services.app.before_start: .* exited 4.*no such table"
+        ProvisionError, match=r"(?s)services.app.before_start: .* exited 4.*no such table"
     ):
         LocalProvisioner().start(
             Scenario.model_validate({"id": "x", "title": "t", "services": {"app": service}}),
