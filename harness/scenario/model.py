@@ -106,7 +106,15 @@ __all__ = [
 
 
 class Scenario(Model):
-    """One chaos scenario."""
+    """One chaos scenario.
+
+    Strings may use references, checked when the file loads: ``${services.NAME.host|port|url}``
+    (a notify-capture service also has ``smtp_port``), ``${proxies.NAME.host|port|url}``,
+    ``${vars.NAME}`` (captured by an http action), ``${run.dir}``, ``${run.seed}``,
+    ``${env.NAME}`` (the harness's environment), ``${scaled:SECONDS}`` (times the time scale),
+    and ``${key}`` in an acknowledged invariant's ``each`` check. Times are seconds from the
+    method's start (``at_s``, ``from_s``, ``until_s``, ``within_s``), scaled by the run's time
+    scale; a step later than ``tolerance_s`` errors the run."""
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     title: str = Field(min_length=1)
