@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.journal import StepRecord
+from harness.probes import dig
 from harness.scenario.model import OpKey
 
 __all__ = [
@@ -54,15 +55,10 @@ def classify(status: int | None) -> Result:
 
 
 def _dig(document: Any, path: str) -> Any:
-    node = document
-    for part in path.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return None
-    return node
+    try:
+        return dig(document, path)
+    except KeyError:
+        return None
 
 
 def key_of(

@@ -24,6 +24,7 @@ _out = open(_PATH, "a", buffering=1) if _PATH else None  # noqa: SIM115  # for t
 
 
 def _dig(document: Any, path: str) -> Any:
+    # harness.probes.dig's walk; this file runs in Locust's process and imports no harness.
     node = document
     for part in path.split("."):
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.scenario.base import Model, Name, PositiveSeconds, Seconds
+from harness.scenario.base import Model, Name, PositiveSeconds, Seconds, check_regex
 
 __all__ = [
     "Action",
@@ -37,11 +36,7 @@ class OpKey(Model):
         given = [k for k in kinds if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(f"give exactly one of {', '.join(kinds)} (got {given or 'none'})")
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"regex {self.regex!r} does not compile: {exc}") from None
+        check_regex(self.regex)
         return self
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.scenario.base import Model, Name, PositiveSeconds
+from harness.scenario.base import Model, Name, PositiveSeconds, check_regex
 
 __all__ = [
     "Check",
@@ -47,11 +46,7 @@ class CommandProbe(Model):
 
     @model_validator(mode="after")
     def _regex_compiles(self) -> CommandProbe:
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"regex {self.regex!r} does not compile: {exc}") from None
+        check_regex(self.regex)
         return self
 
 
