@@ -22,7 +22,7 @@ from rich.table import Table
 
 from harness import __version__
 from harness.errors import HarnessError, ScenarioInvalid
-from harness.report import find_journals, write_index, write_reports
+from harness.report import NotAJournal, find_journals, render_again
 from harness.scenario.loader import LoadedScenario, load_scenarios
 from harness.scenario.model import RunbookDrill
 from harness.scenario.schema import scenario_schema
@@ -288,22 +288,13 @@ def report(
             soft_wrap=True,
         )
         raise typer.Exit(EXIT_ERRORED)
-    indexes: set[Path] = set()
-    for journal in found:
-        target = out_dir / journal.parent.name if out_dir is not None else None
-        try:
-            html, junit = write_reports(journal, target)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            err.print(
-                f"bad  {journal}: not a chaosgate journal ({exc})", highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(EXIT_ERRORED) from None
-        if target is not None and (target / "journal.json").resolve() != journal.resolve():
-            (target / "journal.json").write_text(journal.read_text())  # the index reads it
-        out.print(f"ok   {html}  {junit}", highlight=False, soft_wrap=True)
-        indexes.add(out_dir if out_dir is not None else journal.parent.parent)
-    for directory in sorted(indexes):
-        out.print(f"runs {write_index(directory)}", highlight=False, soft_wrap=True)
+    try:
+        for journal, written in render_again(found, out_dir):
+            word = "ok  " if journal.is_file() else "runs"  # a report directory: its index
+            out.print(f"{word} {'  '.join(map(str, written))}", highlight=False, soft_wrap=True)
+    except NotAJournal as exc:
+        err.print(f"bad  {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_ERRORED) from None
 
 
 runbooks_app = typer.Typer(help="Runbooks: check them offline.", no_args_is_help=True)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,13 @@ from harness.report.redact import Redactor
 
 __all__ = [
     "FORMATS",
+    "NotAJournal",
     "Redactor",
     "find_journals",
     "load_journal",
     "read_journal",
     "relative_logs",
+    "render_again",
     "render_index",
     "render_junit",
     "render_run",
@@ -100,3 +103,32 @@ def write_index(report_dir: Path) -> Path:
     index = report_dir / "index.html"
     _write(index, render_index(runs))
     return index
+
+
+class NotAJournal(ValueError):
+    """A file given as a journal is not one (``chaosgate report`` exits 2 naming it)."""
+
+
+def render_again(
+    journals: list[Path], out_dir: Path | None = None
+) -> Iterator[tuple[Path, tuple[Path, ...]]]:
+    """Every report of each journal again (beside it, or in ``out_dir/<run>/`` with a copy of
+    the journal, which the index reads), then the index of each report directory; yields each
+    journal and what it wrote (the index last, with its directory as the journal).
+
+    Raises:
+        NotAJournal: naming the file that is not a chaosgate journal.
+    """
+    indexes: set[Path] = set()
+    for journal in journals:
+        target = out_dir / journal.parent.name if out_dir is not None else None
+        try:
+            written = write_reports(journal, target)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise NotAJournal(f"{journal}: not a chaosgate journal ({exc})") from None
+        if target is not None and (target / "journal.json").resolve() != journal.resolve():
+            (target / "journal.json").write_text(journal.read_text())
+        indexes.add(out_dir if out_dir is not None else journal.parent.parent)
+        yield journal, written
+    for directory in sorted(indexes):
+        yield directory, (write_index(directory),)
