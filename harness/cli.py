@@ -14,19 +14,21 @@ import platform
 import random
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from harness import __version__
-from harness.errors import HarnessError, ScenarioInvalid
-from harness.report import NotAJournal, find_journals, render_again
-from harness.scenario.loader import LoadedScenario, load_scenarios
-from harness.scenario.model import RunbookDrill
-from harness.scenario.schema import scenario_schema
-from harness.suite import EXIT_ERRORED, EXIT_FAILED, EXIT_PASSED, Environment, run_suite
+from harness.exits import EXIT_ERRORED, EXIT_FAILED, EXIT_PASSED, Environment
+
+if TYPE_CHECKING:
+    from harness.errors import ScenarioInvalid
+    from harness.scenario.loader import LoadedScenario
+
+# Each command imports what it needs when it runs (pydantic models, the backends, the report
+# renderers), so `chaosgate --help` and a runbook drill's many `--help` answer at once.
 
 __all__ = ["EXIT_ERRORED", "EXIT_FAILED", "EXIT_PASSED", "app", "main"]
 
@@ -66,6 +68,9 @@ def version() -> None:
 
 
 def _load(paths: list[Path] | None) -> tuple[list[LoadedScenario], list[ScenarioInvalid]]:
+    from harness.errors import ScenarioInvalid
+    from harness.scenario.loader import load_scenarios
+
     try:
         return load_scenarios(paths or [Path("scenarios")])
     except ScenarioInvalid as missing:  # a path that does not exist
@@ -113,6 +118,8 @@ def list_scenarios(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (also published as docs/scenario.schema.json)."""
+    from harness.scenario.schema import scenario_schema
+
     typer.echo(json.dumps(scenario_schema(), indent=2))
 
 
@@ -162,6 +169,8 @@ def run(
     if not loaded and not broken:
         err.print("error: no scenario files found (*.yaml, *.yml)", highlight=False)
         raise typer.Exit(EXIT_ERRORED)
+    from harness.suite import run_suite
+
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     code = run_suite(
         loaded,
@@ -225,8 +234,12 @@ def gameday(
 
     Exit 0 when resolved within the target, 1 when not, 2 when aborted or it could not run.
     """
+    from harness.errors import HarnessError
     from harness.gameday import GameDay, GameDayOptions, gameday_scenario
     from harness.runbooks.parser import parse_runbook
+    from harness.scenario.loader import LoadedScenario
+    from harness.scenario.model import RunbookDrill
+    from harness.suite import run_suite
 
     loaded, broken = _load([path])
     for problem in broken:
@@ -279,6 +292,8 @@ def report(
 ) -> None:
     """Render the HTML report and JUnit XML of runs again from their journals, and the index of
     the runs in each report directory."""
+    from harness.report import NotAJournal, find_journals, render_again
+
     found = find_journals(journals)
     if not found:
         err.print(
@@ -319,6 +334,8 @@ def runbooks_lint(
     if not files:
         err.print("error: no runbook files found (*.md)", highlight=False)
         raise typer.Exit(EXIT_ERRORED)
+    from harness.scenario.loader import load_scenarios
+
     loaded, _broken = load_scenarios([scenarios])
     results = lint_runbooks(files, {item.scenario.id: item.scenario for item in loaded})
     for result in results:

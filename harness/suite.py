@@ -8,7 +8,6 @@ was interrupted.
 
 from __future__ import annotations
 
-import enum
 import signal
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from rich.console import Console
 
 from harness import __version__
 from harness.errors import HarnessError, ScenarioInvalid
+from harness.exits import EXIT_ERRORED, EXIT_FAILED, EXIT_PASSED, Environment
 from harness.journal import RunRecord, ScenarioRecord
 from harness.provision.backend import Provisioner
 from harness.provision.local import LocalProvisioner
@@ -33,15 +33,6 @@ __all__ = [
     "make_provisioner",
     "run_suite",
 ]
-
-EXIT_PASSED, EXIT_FAILED, EXIT_ERRORED = 0, 1, 2
-
-
-class Environment(enum.StrEnum):
-    """Where services run: ``local`` processes or ``docker`` containers."""
-
-    local = "local"
-    docker = "docker"
 
 
 def make_provisioner(
