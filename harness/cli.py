@@ -147,6 +147,13 @@ def run(
             "per scenario (images: CHAOSGATE_*_IMAGE settings)"
         ),
     ] = Environment.local,
+    jobs: Annotated[
+        str,
+        typer.Option(
+            help="scenarios run at once, each on its own stack: a number, or auto (from this "
+            "machine's cores and memory); a scenario marked exclusive runs alone"
+        ),
+    ] = "1",
 ) -> None:
     """Run chaos scenarios against their systems; write the run journal (JSON), the HTML report,
     JUnit XML (in DIR/run-*/) and the index of runs (DIR/index.html). Secrets and personal
@@ -169,8 +176,15 @@ def run(
     if not loaded and not broken:
         err.print("error: no scenario files found (*.yaml, *.yml)", highlight=False)
         raise typer.Exit(EXIT_ERRORED)
-    from harness.suite import run_suite
+    from harness.suite import auto_jobs, run_suite
 
+    if jobs == "auto":
+        at_once = auto_jobs()
+    elif jobs.isdigit() and int(jobs) >= 1:
+        at_once = int(jobs)
+    else:
+        err.print(f"error: --jobs {jobs}: give a number of scenarios (1 or more) or auto")
+        raise typer.Exit(EXIT_ERRORED)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     code = run_suite(
         loaded,
@@ -181,6 +195,7 @@ def run(
         report_dir=report_dir,
         out=out,
         err=err,
+        jobs=at_once,
     )
     raise typer.Exit(code)
 

@@ -8,13 +8,19 @@ was interrupted.
 
 from __future__ import annotations
 
+import os
+import queue
 import signal
+import threading
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from rich.console import Console
 
 from harness import __version__
+from harness.clock import SystemClock
 from harness.errors import HarnessError, ScenarioInvalid
 from harness.exits import EXIT_ERRORED, EXIT_FAILED, EXIT_PASSED, Environment
 from harness.journal import RunRecord, ScenarioRecord
@@ -22,7 +28,7 @@ from harness.provision.backend import Provisioner
 from harness.provision.local import LocalProvisioner
 from harness.report import Redactor, relative_logs, write_index, write_reports
 from harness.report.console import progress, summary
-from harness.run import AUTOMATED, RunStrategy, ScenarioInterrupted, ScenarioRunner
+from harness.run import AUTOMATED, Kinds, RunStrategy, ScenarioInterrupted, ScenarioRunner
 from harness.scenario.loader import LoadedScenario
 
 __all__ = [
@@ -30,9 +36,68 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_PASSED",
     "Environment",
+    "InterruptibleClock",
+    "auto_jobs",
     "make_provisioner",
     "run_suite",
 ]
+
+
+def auto_jobs() -> int:
+    """Scenarios to run at once on this machine: they mostly wait on their timelines, so two
+    per core, as memory allows (about 2 GB a stack), at most eight."""
+    cores = os.cpu_count() or 1
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+        available_kb = int(
+            next(line for line in meminfo.splitlines() if "MemAvailable" in line).split()[1]
+        )
+        by_memory = max(1, available_kb // (2 * 1024 * 1024))
+    except (OSError, StopIteration, ValueError, IndexError):
+        by_memory = 2
+    return max(1, min(2 * cores, by_memory, 8))
+
+
+class InterruptibleClock(SystemClock):
+    """The real clock for scenarios run on worker threads: once ``interrupt`` is set (Ctrl-C
+    or SIGTERM reached the main thread), a thread that runs a scenario gets KeyboardInterrupt
+    at its next sleep or wait, so that scenario rolls back and tears down as a serial run's
+    would. The scenario's other threads (samplers, phases) are stopped by it."""
+
+    _POLL_S = 0.1
+
+    def __init__(self, interrupt: threading.Event) -> None:
+        self._interrupt = interrupt
+        self._runners: set[int] = set()
+
+    def runs_scenarios(self) -> None:
+        """The calling thread runs scenarios: interrupt it."""
+        self._runners.add(threading.get_ident())
+
+    def _check(self) -> None:
+        if self._interrupt.is_set() and threading.get_ident() in self._runners:
+            raise KeyboardInterrupt
+
+    def sleep(self, seconds: float) -> None:
+        self._check()
+        if threading.get_ident() in self._runners and self._interrupt.wait(max(0.0, seconds)):
+            self._check()
+        elif threading.get_ident() not in self._runners:
+            super().sleep(seconds)
+
+    def wait(self, event: threading.Event, timeout_s: float | None) -> bool:
+        if threading.get_ident() not in self._runners:
+            return super().wait(event, timeout_s)
+        deadline = None if timeout_s is None else time.monotonic() + max(0.0, timeout_s)
+        while True:
+            self._check()
+            left = (
+                self._POLL_S if deadline is None else min(self._POLL_S, deadline - time.monotonic())
+            )
+            if event.wait(max(0.0, left)):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return event.is_set()
 
 
 def make_provisioner(
@@ -74,11 +139,28 @@ def run_suite(
     err: Console,
     strategy: RunStrategy = AUTOMATED,
     live: bool = True,
+    jobs: int = 1,
+    provisioner: Callable[[], Provisioner] | None = None,
+    kinds: Kinds | None = None,
 ) -> int:
-    """Run ``loaded``, journal them, write the reports; the exit code of the verdict."""
+    """Run ``loaded``, journal them, write the reports; the exit code of the verdict.
+
+    With ``jobs`` > 1, that many scenarios run at once, each on a stack of its own (its own
+    backend instance: ports, data directories, networks, Toxiproxy); a scenario that declares
+    ``exclusive`` runs alone after them. The journal lists scenarios in the order given, as a
+    serial run's does, and each scenario's choices come from the seed and its own steps, so the
+    same seed makes the same choices either way. ``provisioner`` makes a backend (default:
+    ``env``'s) and ``kinds`` replaces implementations (tests: the fakes of ``harness.testing``).
+    """
+    jobs = max(1, min(jobs, len(loaded) or 1))
     try:
-        provisioner = make_provisioner(env, seed, time_scale, err)
+        provisioners: queue.Queue[Provisioner] = queue.Queue()
+        for _ in range(jobs):
+            provisioners.put(
+                provisioner() if provisioner else make_provisioner(env, seed, time_scale, err)
+            )
     except HarnessError as exc:
+        _close_all(provisioners)
         err.print(f"error: {exc}", highlight=False, soft_wrap=True)
         return EXIT_ERRORED
     run_dir = report_dir / time.strftime("run-%Y%m%d-%H%M%S")
@@ -91,19 +173,13 @@ def run_suite(
     )
     out.print(
         f"chaosgate {__version__}: {len(loaded)} scenario(s), seed {seed}, "
-        f"time scale {time_scale:g}, env {env.value}, journal {run_dir / 'journal.json'}",
+        f"time scale {time_scale:g}, env {env.value}, "
+        f"{jobs} at once, journal {run_dir / 'journal.json'}",
         highlight=False,
     )
     bar = progress(out, live=live)
     suite = bar.add_task("starting", total=len(loaded))
-
-    def on_event(message: str) -> None:
-        bar.console.print(f"  {message}", highlight=False)
-        bar.update(suite, description=message[:70])
-
-    runner = ScenarioRunner(
-        provisioner, seed=seed, time_scale=time_scale, on_event=on_event, strategy=strategy
-    )
+    order = {item.scenario.id: i for i, item in enumerate(loaded)}
     redactors = {item.scenario.id: Redactor.for_scenario(item.scenario) for item in loaded}
 
     def keep(result: ScenarioRecord) -> None:
@@ -118,27 +194,76 @@ def run_suite(
         kept = redactor.value(result)
         relative_logs(kept, run_dir)
         record.scenarios.append(kept)
+        record.scenarios.sort(key=lambda s: order.get(s.id, len(order)))
         record.write(run_dir / "journal.json")
 
+    interrupt = threading.Event()
+    clock = InterruptibleClock(interrupt)
+
+    def run_one(item: LoadedScenario) -> ScenarioRecord:
+        """One scenario on a backend of its own (on a worker, with a progress line of its
+        own, when several run at once)."""
+        if jobs > 1:
+            clock.runs_scenarios()
+        backend = provisioners.get()
+        line = bar.add_task(f"{item.scenario.id}: starting", total=None) if jobs > 1 else None
+
+        def on_event(message: str) -> None:
+            if line is None:  # one at a time: the log of steps, as it happens
+                bar.console.print(f"  {message}", highlight=False)
+                bar.update(suite, description=message[:70])
+            else:  # at once: a line per running scenario, its latest step
+                shown = (
+                    message
+                    if message.startswith(item.scenario.id)
+                    else f"{item.scenario.id}: {message}"
+                )
+                bar.update(line, description=shown[:90])
+
+        try:
+            runner = ScenarioRunner(
+                backend,
+                seed=seed,
+                time_scale=time_scale,
+                clock=clock if jobs > 1 else SystemClock(),
+                on_event=on_event,
+                strategy=strategy,
+                kinds=kinds,
+            )
+            return runner.run(item, run_dir / item.scenario.id)
+        finally:
+            provisioners.put(backend)
+            if line is not None:
+                bar.remove_task(line)
+
+    shared = [item for item in loaded if not item.scenario.exclusive]
+    alone = [item for item in loaded if item.scenario.exclusive]
     interrupted = False
     # CI runners stop jobs with SIGTERM: treat it like Ctrl-C, so faults are reverted,
     # rollbacks run and every service is stopped before the process ends.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        with bar:
-            for item in loaded:
-                keep(runner.run(item, run_dir / item.scenario.id))
-                bar.advance(suite)
-    except ScenarioInterrupted as stop:
-        interrupted = True
-        keep(stop.record)
-        err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
-    except KeyboardInterrupt:
-        interrupted = True
-        err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
+        with bar, ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cg-scenario") as pool:
+            for batch, width in ((shared, jobs), *(([item], 1) for item in alone)):
+                if interrupted:
+                    break
+                for result in _run_batch(pool, batch, width, run_one, interrupt):
+                    if isinstance(result, ScenarioInterrupted):
+                        interrupted = True
+                        keep(result.record)
+                    else:
+                        keep(result)
+                    bar.advance(suite)
+                interrupted = interrupted or interrupt.is_set()
+        if interrupted:
+            err.print(
+                "interrupted: faults reverted, rollbacks run, services stopped", highlight=False
+            )
     finally:
         signal.signal(signal.SIGTERM, previous)
-        provisioner.close()
+        _close_all(provisioners)
+    if interrupted:
+        err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
     record.finished_at = time.time()
     record.write(run_dir / "journal.json")
     summary(record, out)
@@ -158,3 +283,63 @@ def run_suite(
     if record.status == "failed":
         return EXIT_FAILED
     return EXIT_PASSED
+
+
+def _run_parallel(
+    shared: list[LoadedScenario],
+    alone: list[LoadedScenario],
+    jobs: int,
+    run_one: Callable[[LoadedScenario], ScenarioRecord],
+    interrupt: threading.Event,
+    keep: Callable[[ScenarioRecord], None],
+    advance: Callable[[], None],
+) -> bool:
+    """``shared`` ``jobs`` at a time, then each of ``alone`` by itself; whether it was
+    interrupted."""
+    interrupted = False
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cg-scenario") as pool:
+        for batch, width in ((shared, jobs), *(([item], 1) for item in alone)):
+            if interrupted:
+                break
+            for result in _run_batch(pool, batch, width, run_one, interrupt):
+                if isinstance(result, ScenarioInterrupted):
+                    interrupted = True
+                    keep(result.record)
+                else:
+                    keep(result)
+                advance()
+            interrupted = interrupted or interrupt.is_set()
+    return interrupted
+
+
+def _run_batch(
+    pool: ThreadPoolExecutor,
+    batch: list[LoadedScenario],
+    width: int,
+    run_one: Callable[[LoadedScenario], ScenarioRecord],
+    interrupt: threading.Event,
+) -> Iterator[ScenarioRecord | ScenarioInterrupted]:
+    """Run ``batch`` with at most ``width`` at once; each record as it ends. Ctrl-C here (the
+    main thread) interrupts every running scenario, which rolls back; none is started after."""
+    waiting = list(batch)
+    running: set[Future[ScenarioRecord]] = set()
+    while waiting or running:
+        while waiting and len(running) < width and not interrupt.is_set():
+            running.add(pool.submit(run_one, waiting.pop(0)))
+        if not running:
+            return
+        try:
+            done, running = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+        except KeyboardInterrupt:
+            interrupt.set()
+            continue
+        for future in done:
+            try:
+                yield future.result()
+            except ScenarioInterrupted as stopped:
+                yield stopped
+
+
+def _close_all(provisioners: queue.Queue[Provisioner]) -> None:
+    while not provisioners.empty():
+        provisioners.get().close()

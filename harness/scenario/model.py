@@ -141,6 +141,11 @@ class Scenario(Model):
     rollbacks: list[Action] = Field(
         default_factory=list, description="always run at the end, after faults are reverted"
     )
+    exclusive: bool = Field(
+        default=False,
+        description="it needs the machine alone (a flood that measures rates): with --jobs, it "
+        "runs by itself after the others",
+    )
     tolerance_s: Seconds = Field(
         default=0.5,
         description="how much later than scheduled a step may start, or a timed fault end, "
