@@ -349,7 +349,8 @@ class DockerProvisioner(WaveProvisioner):
             with contextlib.suppress(Exception):
                 wrapped.stop(timeout=max(1, round(spec.stop_timeout_s if spec else 5)))
             running.log_path.parent.mkdir(parents=True, exist_ok=True)
-            running.log_path.write_text(container_logs(wrapped))
+            with running.log_path.open("a") as log:  # after what before_start wrote
+                log.write(container_logs(wrapped))
         except Exception as exc:
             problem = f"service {name}: {short(exc)}"
         finally:

@@ -23,7 +23,7 @@ import pytest
 import redis
 import yaml
 
-from harness.errors import ImageMissing, ProcessExited, ServiceNeverReady
+from harness.errors import ImageMissing, ProcessExited, ProvisionError, ServiceNeverReady
 from harness.provision.docker import (
     LABEL_OWNER,
     LABEL_SCENARIO,
@@ -410,3 +410,29 @@ def test_a_daemon_that_does_not_answer_exits_2_saying_what_to_do(tmp_path: Path)
     assert "the Docker daemon does not answer at unix://" in out
     assert "start it" in out and "--env local" in out
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").glob("run-*"))
+
+
+def test_before_start_runs_once_in_a_container_of_the_image(
+    provisioner: DockerProvisioner, tmp_path: Path
+) -> None:
+    marker = tmp_path.resolve() / "migrated"
+    once = ["python", "-c", f"open({str(marker)!r}, 'a').write('x'); print('migrated')"]
+    app = {**scenario().model_dump()["services"]["app"], "before_start": once}
+    stack = provisioner.start(scenario(app=app), tmp_path)
+    try:
+        control = stack.services["app"].control
+        assert control is not None
+        assert control.restart().fired
+        assert marker.read_text() == "x"  # once, before the first start; not on the restart
+    finally:
+        assert provisioner.stop(stack) == []
+    assert "migrated" in stack.services["app"].log_path.read_text()
+    assert owned_by(os.getpid()) == []  # the one-shot container is gone too
+
+    failing = {
+        **app,
+        "before_start": ["python", "-c", "print('no such table'); raise SystemExit(4)"],
+    }
+    with pytest.raises(ProvisionError, match=r"(?s)before_start: .* exited 4.*no such table"):
+        provisioner.start(scenario(app=failing), tmp_path / "2")
+    assert owned_by(os.getpid()) == []
