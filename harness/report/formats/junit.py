@@ -56,7 +56,9 @@ def _scenario_suite(root: ET.Element, scenario: dict[str, Any], run: dict[str, A
 
     for a in scenario.get("assertions", []):
         case = _case(suite, classname, f"assertion: {a['name']}")
-        if a["status"] != "passed":
+        if a["status"] == "errored":  # no sample fitted in its window: not judged
+            _fail(case, "error", f"{a['type']}: could not be judged: {a.get('why', '')}")
+        elif a["status"] != "passed":
             observed = json.dumps(a.get("observed"), default=str)
             _fail(
                 case,

@@ -213,3 +213,36 @@ def test_chaosgate_report_renders_again_and_refuses_what_is_not_a_journal(
 def test_render_run_of_an_empty_run_says_it_could_not_judge() -> None:
     text = render_run({"status": "errored", "scenarios": [], "invalid_files": ["a.yaml"]})
     assert 'class="banner ERROR"' in text and "1 file(s) invalid" in text
+
+
+def test_an_assertion_that_could_not_be_judged_is_a_junit_error() -> None:
+    from harness.report import render_junit
+
+    journal = {
+        "status": "errored",
+        "seed": 1,
+        "time_scale": 1.0,
+        "started_at": 0.0,
+        "scenarios": [
+            {
+                "id": "s",
+                "title": "s",
+                "file": "s.yaml",
+                "status": "errored",
+                "reason": "assertion 'a' (always) could not be judged",
+                "duration_s": 1.0,
+                "assertions": [
+                    {
+                        "name": "a",
+                        "type": "always",
+                        "expected": {"equals": 1},
+                        "status": "errored",
+                        "why": "no sample fitted in its window (1 s)",
+                    }
+                ],
+            }
+        ],
+    }
+    xml = render_junit(journal)
+    assert '<testcase classname="chaosgate.s" name="assertion: a"' in xml
+    assert 'message="always: could not be judged: no sample fitted in its window (1 s)"' in xml
