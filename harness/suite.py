@@ -243,22 +243,20 @@ def run_suite(
     # rollbacks run and every service is stopped before the process ends.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        with bar, ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cg-scenario") as pool:
-            for batch, width in ((shared, jobs), *(([item], 1) for item in alone)):
-                if interrupted:
-                    break
-                for result in _run_batch(pool, batch, width, run_one, interrupt):
-                    if isinstance(result, ScenarioInterrupted):
-                        interrupted = True
-                        keep(result.record)
-                    else:
-                        keep(result)
+        with bar:
+            if jobs == 1:  # one at a time, on this thread (a game day's console needs it)
+                for item in loaded:
+                    keep(run_one(item))
                     bar.advance(suite)
-                interrupted = interrupted or interrupt.is_set()
-        if interrupted:
-            err.print(
-                "interrupted: faults reverted, rollbacks run, services stopped", highlight=False
-            )
+            else:
+                interrupted = _run_parallel(
+                    shared, alone, jobs, run_one, interrupt, keep, lambda: bar.advance(suite)
+                )
+    except ScenarioInterrupted as stop:
+        interrupted = True
+        keep(stop.record)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
         _close_all(provisioners)
@@ -298,17 +296,21 @@ def _run_parallel(
     interrupted."""
     interrupted = False
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cg-scenario") as pool:
-        for batch, width in ((shared, jobs), *(([item], 1) for item in alone)):
-            if interrupted:
-                break
-            for result in _run_batch(pool, batch, width, run_one, interrupt):
-                if isinstance(result, ScenarioInterrupted):
-                    interrupted = True
-                    keep(result.record)
-                else:
-                    keep(result)
-                advance()
-            interrupted = interrupted or interrupt.is_set()
+        try:
+            for batch, width in ((shared, jobs), *(([item], 1) for item in alone)):
+                if interrupted:
+                    break
+                for result in _run_batch(pool, batch, width, run_one, interrupt):
+                    if isinstance(result, ScenarioInterrupted):
+                        interrupted = True
+                        keep(result.record)
+                    else:
+                        keep(result)
+                    advance()
+                interrupted = interrupted or interrupt.is_set()
+        except BaseException:
+            interrupt.set()  # Ctrl-C between waits: the running scenarios roll back too
+            raise
     return interrupted
 
 

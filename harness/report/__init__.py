@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.journal import ScenarioRecord
-from harness.report.formats import FORMATS
+from harness.report.formats import FORMATS, OUTSIDE
 from harness.report.formats.html import read_journal, render_index, render_run
 from harness.report.formats.junit import render_junit
 from harness.report.redact import Redactor
 
 __all__ = [
     "FORMATS",
+    "OUTSIDE",
     "NotAJournal",
     "Redactor",
     "find_journals",
@@ -51,13 +52,17 @@ def _inside(path: str, run_dir: Path) -> str:
 
 
 def load_journal(path: Path) -> dict[str, Any]:
-    """A journal ready to render: its service log paths resolved against its directory."""
+    """A journal ready to render: its service log paths resolved against its directory. A log
+    path that leads out of the run's directory (``../../etc/passwd`` in a crafted journal) is
+    not read: the report says so instead of embedding the file."""
     journal = read_journal(path)
-    base = path.parent
+    base = path.parent.resolve()
     for scenario in journal.get("scenarios", []):
+        services = scenario.get("services", {})
         scenario["services"] = {
-            name: str(base / path) if not Path(path).is_absolute() else path
-            for name, path in scenario.get("services", {}).items()
+            name: str(log) if log.is_relative_to(base) else OUTSIDE + str(log_path)
+            for name, log_path in (services.items() if isinstance(services, dict) else [])
+            for log in [(base / str(log_path)).resolve()]
         }
     return journal
 

@@ -13,6 +13,7 @@ from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
 from harness.errors import RunbookInvalid
+from harness.files import UnreadableFile, read_text
 from harness.runbooks.model import (
     FrontMatter,
     Runbook,
@@ -68,6 +69,9 @@ def _front_matter(text: str, problems: list[tuple[int | None, str]]) -> tuple[An
                 mark = getattr(exc, "problem_mark", None)
                 at = mark.line + 2 if mark is not None else 1
                 problems.append((at, f"front matter is not YAML: {exc}"))
+                return None, end + 1
+            except RecursionError:
+                problems.append((2, "front matter is nested too deeply to read"))
                 return None, end + 1
     problems.append((1, "front matter is not closed by a '---' line"))
     return None, 0
@@ -162,9 +166,9 @@ def parse_runbook(path: Path) -> Runbook:
         RunbookInvalid: every problem found, each with its line.
     """
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise RunbookInvalid(str(path), [(None, f"cannot read the file: {exc.strerror}")]) from None
+        text = read_text(path)
+    except UnreadableFile as exc:
+        raise RunbookInvalid(str(path), [(None, str(exc))]) from None
     problems: list[tuple[int | None, str]] = []
     raw_front, skipped = _front_matter(text, problems)
     keys = _key_lines(text, skipped)
@@ -177,6 +181,8 @@ def parse_runbook(path: Path) -> Runbook:
                 where = ".".join(str(p) for p in error["loc"]) or "front matter"
                 at = keys.get(str(error["loc"][0])) if error["loc"] else None
                 problems.append((at or 2, f"front matter {where}: {error['msg']}"))
+        except RecursionError:  # an alias that contains itself
+            problems.append((2, "front matter refers to itself (a recursive alias)"))
     body = "\n".join(text.split("\n")[skipped:])
     sections: dict[Section, int] = {}
     steps: list[Step] = []

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from harness.errors import ScenarioInvalid
+from harness.files import UnreadableFile, read_text
 from harness.scenario.model import Scenario
 from harness.scenario.references import reference_problems
 
@@ -32,28 +33,88 @@ class LoadedScenario:
     scenario: Scenario
 
 
-def _construct(
-    node: yaml.Node, at: YamlPath, lines: dict[YamlPath, int], problems: list[Problem]
-) -> Any:
-    lines[at] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
-            if key in result:
-                problems.append(
-                    (
-                        _dotted((*at, key)),
-                        key_node.start_mark.line + 1,
-                        f"duplicate key {key!r} (an earlier value would be ignored)",
+#: nodes a scenario may expand to (aliases included): far past any real scenario, short of a
+#: "billion laughs" file that would take the machine
+MAX_NODES = 100_000
+#: how deeply a scenario may nest
+MAX_DEPTH = 64
+
+
+#: the tags a plain mapping or list has
+_COLLECTIONS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
+class _Unsafe(Exception):
+    """The YAML cannot be walked safely; ``line`` where it showed."""
+
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+class _Walk:
+    """One walk over a composed document: scalars built by PyYAML's safe constructor, the node
+    count bounded, recursion refused."""
+
+    def __init__(self, problems: list[Problem], lines: dict[YamlPath, int]) -> None:
+        self.problems = problems
+        self.lines = lines
+        self.nodes = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.on_path: set[int] = set()
+
+    def scalar(self, node: yaml.Node, at: YamlPath) -> Any:
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            self.problems.append((_dotted(at), node.start_mark.line + 1, f"not valid YAML: {exc}"))
+            return None
+
+    def construct(self, node: yaml.Node, at: YamlPath) -> Any:
+        line = node.start_mark.line + 1
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Unsafe(line, f"the file expands to over {MAX_NODES} values (aliases?)")
+        if len(at) > MAX_DEPTH:
+            raise _Unsafe(line, f"nested over {MAX_DEPTH} levels deep")
+        if id(node) in self.on_path:
+            raise _Unsafe(line, "an alias refers to a value that contains it (recursive)")
+        self.lines[at] = line
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _COLLECTIONS:
+            self.problems.append((_dotted(at), line, f"not valid YAML: unknown tag {node.tag!r}"))
+        if isinstance(node, yaml.MappingNode):
+            self.on_path.add(id(node))
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.problems.append(
+                        (
+                            _dotted(at),
+                            key_node.start_mark.line + 1,
+                            "a key is a name, not a list or mapping",
+                        )
                     )
-                )
-            result[key] = _construct(value_node, (*at, key), lines, problems)
-            lines[(*at, key)] = key_node.start_mark.line + 1  # point at the key, not the value
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*at, i), lines, problems) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+                    continue
+                key = self.scalar(key_node, at)
+                if key in result:
+                    self.problems.append(
+                        (
+                            _dotted((*at, key)),
+                            key_node.start_mark.line + 1,
+                            f"duplicate key {key!r} (an earlier value would be ignored)",
+                        )
+                    )
+                result[key] = self.construct(value_node, (*at, key))
+                self.lines[(*at, key)] = key_node.start_mark.line + 1  # the key, not the value
+            self.on_path.discard(id(node))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            self.on_path.add(id(node))
+            items = [self.construct(item, (*at, i)) for i, item in enumerate(node.value)]
+            self.on_path.discard(id(node))
+            return items
+        return self.scalar(node, at)
 
 
 def _dotted(path: Iterable[str | int]) -> str:
@@ -95,26 +156,30 @@ def load_scenario(path: Path) -> Scenario:
         ScenarioInvalid: with every problem found, each with its YAML path and line.
     """
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ScenarioInvalid(
-            str(path), [("", None, f"cannot read the file: {exc.strerror}")]
-        ) from None
+        text = read_text(path)
+    except UnreadableFile as exc:
+        raise ScenarioInvalid(str(path), [("", None, str(exc))]) from None
     try:
-        root = yaml.compose(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise ScenarioInvalid(str(path), [("", line, f"not valid YAML: {exc}")]) from None
+    except RecursionError:
+        raise ScenarioInvalid(str(path), [("", None, "nested too deeply to read")]) from None
     if root is None:
         raise ScenarioInvalid(str(path), [("", None, "the file is empty")])
     problems: list[Problem] = []
     lines: dict[YamlPath, int] = {}
-    data = _construct(root, (), lines, problems)
+    try:
+        data = _Walk(problems, lines).construct(root, ())
+    except _Unsafe as unsafe:
+        raise ScenarioInvalid(str(path), [("", unsafe.line, unsafe.message)]) from None
+    if data is None:
+        raise ScenarioInvalid(str(path), [("", None, "the file is empty")])
     if not isinstance(data, dict):
-        raise ScenarioInvalid(
-            str(path), [("", 1, "a scenario file is a mapping (id:, title:, ...)")]
-        )
+        found = [("", 1, "a scenario file is a mapping (id:, title:, ...)")]
+        raise ScenarioInvalid(str(path), [*problems, *found])
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -11,7 +11,11 @@ from typing import Any, Protocol
 
 from harness.registry import Registry
 
-__all__ = ["FORMATS", "Format", "Render"]
+__all__ = ["FORMATS", "OUTSIDE", "Format", "Render"]
+
+
+#: marks a service log path that leads outside the run's directory: never read
+OUTSIDE = "outside the run directory: "
 
 
 class Render(Protocol):

@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from harness.report import svg
-from harness.report.formats import FORMATS, Format
+from harness.report.formats import FORMATS, OUTSIDE, Format
 
 __all__ = ["LOG_TAIL_BYTES", "render_index", "render_run"]
 
@@ -41,6 +41,8 @@ _env.filters["tojson_short"] = _short_json
 
 
 def _log_tail(path: str) -> str:
+    if path.startswith(OUTSIDE):
+        return f"(not embedded: the journal names a log {path}; logs are read from there only)"
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)

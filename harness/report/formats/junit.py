@@ -7,6 +7,7 @@ run is an ``<error>``; a human runbook step is ``<skipped>`` (reported, never co
 from __future__ import annotations
 
 import json
+import re
 import time
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -125,8 +126,26 @@ def render_junit(journal: dict[str, Any]) -> str:
         root.set(key, str(sum(int(s.get(key, "0")) for s in suites)))
     started, finished = journal.get("started_at") or 0.0, journal.get("finished_at") or 0.0
     root.set("time", f"{max(0.0, finished - started):.3f}")
+    _xml_safe(root)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+#: characters XML 1.0 cannot hold (control characters a command printed, lone surrogates)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _clean(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Every text and attribute as XML 1.0 allows: outputs may hold any character."""
+    for element in root.iter():
+        if element.text:
+            element.text = _clean(element.text)
+        for key, value in element.attrib.items():
+            element.attrib[key] = _clean(value)
 
 
 FORMATS.register("junit")(Format("junit.xml", render_junit))

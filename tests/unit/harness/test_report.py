@@ -246,3 +246,77 @@ def test_an_assertion_that_could_not_be_judged_is_a_junit_error() -> None:
     xml = render_junit(journal)
     assert '<testcase classname="chaosgate.s" name="assertion: a"' in xml
     assert 'message="always: could not be judged: no sample fitted in its window (1 s)"' in xml
+
+
+def test_a_crafted_journal_cannot_embed_a_file_outside_its_run(tmp_path: Path) -> None:
+    from harness.report import write_reports
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0\n")
+    run = tmp_path / "reports" / "run-1"
+    (run / "s" / "services").mkdir(parents=True)
+    (run / "s" / "services" / "app.log").write_text("app started\n")
+    journal = {
+        "status": "passed",
+        "seed": 1,
+        "time_scale": 1.0,
+        "started_at": 0.0,
+        "scenarios": [
+            {
+                "id": "s",
+                "title": "s",
+                "file": "s.yaml",
+                "status": "passed",
+                "reason": "",
+                "duration_s": 1.0,
+                "services": {
+                    "app": "s/services/app.log",
+                    "x": "../../secret.txt",
+                    "y": str(secret),
+                },
+            }
+        ],
+    }
+    (run / "journal.json").write_text(json.dumps(journal))
+    html, _junit = write_reports(run / "journal.json")
+    text = html.read_text()
+    assert "app started" in text
+    assert "root:x:0:0" not in text
+    assert "not embedded: the journal names a log outside the run directory" in text
+
+
+def test_junit_stays_well_formed_whatever_the_outputs_held() -> None:
+    import xml.etree.ElementTree as ET
+
+    from harness.report import render_junit
+
+    journal = {
+        "status": "failed",
+        "seed": 1,
+        "time_scale": 1.0,
+        "started_at": 0.0,
+        "scenarios": [
+            {
+                "id": "s",
+                "title": "s",
+                "file": "s.yaml",
+                "status": "failed",
+                "reason": "exit \x1b[31m1\x00\x07",
+                "duration_s": 1.0,
+                "assertions": [
+                    {
+                        "name": "a\x0c",
+                        "type": "always",
+                        "expected": {},
+                        "status": "failed",
+                        "observed": "\x01\ud800",
+                        "why": "bell \x07",
+                    }
+                ],
+            }
+        ],
+    }
+    xml = render_junit(journal)
+    root = ET.fromstring(xml.encode())  # noqa: S314  # our own output, parsed to prove it parses
+    assert root.get("failures") is not None
+    assert "\\x1b" in xml and "\\x07" in xml and "\x00" not in xml

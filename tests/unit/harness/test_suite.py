@@ -121,3 +121,30 @@ def test_a_failure_among_several_fails_the_run(tmp_path: Path) -> None:
 
 def test_auto_is_at_least_one_and_at_most_eight() -> None:
     assert 1 <= auto_jobs() <= 8
+
+
+def test_sigterm_rolls_back_every_scenario_running_at_once(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from harness.exits import EXIT_ERRORED
+
+    long = [scenario(f"long{i}") for i in range(3)]
+    longer = [
+        LoadedScenario(
+            item.path,
+            item.scenario.model_copy(
+                update={
+                    "assertions": [item.scenario.assertions[0].model_copy(update={"until_s": 60.0})]
+                }
+            ),
+        )
+        for item in long
+    ]
+    threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    started = time.monotonic()
+    code, journal = suite(longer, tmp_path, 3)
+    assert code == EXIT_ERRORED
+    assert time.monotonic() - started < 20  # not the 60 s the assertions wanted
+    assert [s["reason"] for s in journal["scenarios"]] == ["interrupted (Ctrl-C); rolled back"] * 3
+    assert UP == {}  # every stack stopped
