@@ -79,11 +79,12 @@ class InterruptibleClock(SystemClock):
             raise KeyboardInterrupt
 
     def sleep(self, seconds: float) -> None:
-        self._check()
-        if threading.get_ident() in self._runners and self._interrupt.wait(max(0.0, seconds)):
-            self._check()
-        elif threading.get_ident() not in self._runners:
+        if threading.get_ident() not in self._runners:
             super().sleep(seconds)
+            return
+        self._check()
+        self._interrupt.wait(max(0.0, seconds))  # wakes at once on an interrupt
+        self._check()
 
     def wait(self, event: threading.Event, timeout_s: float | None) -> bool:
         if threading.get_ident() not in self._runners:

@@ -106,10 +106,9 @@ def serve(port: int, stock: dict[str, int], host: str = "127.0.0.1") -> Threadin
 def main(argv: list[str] | None = None) -> None:
     """``python -m harness.fakes.erp --port 8480 --stock SKU-1=40``: serve until stopped."""
     import argparse
-    import signal
     import sys
 
-    from harness.fakes.http import fake_host
+    from harness.fakes.http import fake_host, serve_until_stopped
 
     parser = argparse.ArgumentParser(description="fake ERP stock API for chaos scenarios")
     parser.add_argument("--port", type=int, required=True)
@@ -126,17 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         sys.exit(2)
-
-    def interrupt(_signo: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_stopped(server)
 
 
 if __name__ == "__main__":

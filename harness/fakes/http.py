@@ -7,7 +7,7 @@ import os
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-__all__ = ["JsonHandler", "fake_host"]
+__all__ = ["JsonHandler", "fake_host", "serve_until_stopped"]
 
 
 def fake_host() -> str:
@@ -31,3 +31,19 @@ class JsonHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+def serve_until_stopped(server: Any) -> None:
+    """Serve until SIGTERM or Ctrl-C (how the harness stops a fake), then close the socket."""
+    import signal
+
+    def interrupt(_signo: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

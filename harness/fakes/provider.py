@@ -21,7 +21,7 @@ import time
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from harness.fakes.http import JsonHandler, fake_host
+from harness.fakes.http import JsonHandler, fake_host, serve_until_stopped
 
 __all__ = ["CERT_PATH", "Schedule", "main", "serve"]
 
@@ -115,13 +115,7 @@ def main() -> None:
     parser.add_argument("--cert", help="PEM certificate to serve at " + CERT_PATH)
     args = parser.parse_args()
     certificate = open(args.cert, "rb").read() if args.cert else None  # noqa: SIM115
-    server = serve(args.port, args.seed, host=args.host, certificate=certificate)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_stopped(serve(args.port, args.seed, host=args.host, certificate=certificate))
 
 
 if __name__ == "__main__":
