@@ -62,13 +62,25 @@ def make_engine(settings: ShopSettings, *, autocommit: bool = False) -> Engine:
             "check_same_thread": False,
             "timeout": settings.db_connect_timeout_s,
         }
+        if not autocommit:
+            # The driver's own BEGIN is deferred and SELECT ... FOR UPDATE is a no-op on SQLite:
+            # two workers could both read an order as pending and both apply one payment. Here
+            # the driver emits no BEGIN and every transaction starts with BEGIN IMMEDIATE, which
+            # takes the write lock first (waiting up to the busy timeout), so they serialise.
+            kwargs["connect_args"]["isolation_level"] = None
     else:
         kwargs["connect_args"] = {"connect_timeout": max(1, round(settings.db_connect_timeout_s))}
         kwargs["pool_timeout"] = settings.db_pool_timeout_s
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        if not autocommit:
+            event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from resilience.alerts import models as _alert_models  # noqa: F401  (one metadata)
@@ -82,9 +82,22 @@ class OrderLine(Base):
 
 
 class Payment(Base):
-    """One payment attempt reported by a provider, successful or not."""
+    """One payment attempt reported by a provider, successful or not.
+
+    A provider's payment is recorded once per outcome: the unique index stops a second row even
+    where row locks are not (SQLite)."""
 
     __tablename__ = "payments"
+    __table_args__ = (
+        Index(
+            "uq_payments_provider_ref",
+            "order_id",
+            "provider",
+            "provider_ref",
+            "succeeded",
+            unique=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)

@@ -10,7 +10,9 @@ from typing import Any, Protocol
 
 from resilience.errors import PayloadInvalid
 
-__all__ = ["VerifiedDelivery", "Verifier", "parse_event"]
+__all__ = ["MAX_ID_CHARS", "VerifiedDelivery", "Verifier", "parse_event"]
+
+MAX_ID_CHARS = 255  # the inbox columns' width
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,13 @@ class VerifiedDelivery:
         event_type: e.g. ``payment_intent.succeeded``.
         payload: the raw body, exactly as signed.
         document: the parsed JSON body.
-        delivery_key: identifies this one delivery (signature and timestamp); a re-signed retry
-            of the same event has another key (dedup layer 1).
+        delivery_key: identifies this one delivery for the anti-loop cache (dedup layer 1): the
+            signature header for Stripe, the transmission id for PayPal. A re-signed retry of
+            the same event has another key.
         signed_at: when the provider signed it.
+        delivery_id: the provider's own id of this delivery when its scheme signs one (PayPal's
+            transmission id); the inbox keeps it unique, so a genuine delivery's headers can
+            never carry a second body.
     """
 
     provider: str
@@ -35,12 +41,15 @@ class VerifiedDelivery:
     document: Mapping[str, Any]
     delivery_key: str
     signed_at: datetime
+    delivery_id: str | None = None
 
 
 class Verifier(Protocol):
     """Checks one provider's signature scheme."""
 
     provider: str
+    tolerance_s: float
+    """How old (or early) a signature may be; the anti-loop cache remembers at least this long."""
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> VerifiedDelivery:
         """Verify ``body`` against the signature in ``headers`` (keys lower-case), then parse it.
@@ -62,8 +71,16 @@ def parse_event(
         PayloadInvalid: naming what is wrong with the body.
     """
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadInvalid(
+            provider, "malformed_json", f"body is not UTF-8 JSON (byte {exc.start})"
+        ) from None
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise PayloadInvalid(provider, "malformed_json", "body is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer past Python's digit limit
         raise PayloadInvalid(provider, "malformed_json", f"body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise PayloadInvalid(provider, "malformed_event", "body must be a JSON object")
@@ -73,6 +90,21 @@ def parse_event(
             raise PayloadInvalid(
                 provider, "malformed_event", f"field {field!r} must be a non-empty string"
             )
+        if len(value) > MAX_ID_CHARS or not value.isprintable() or not _encodable(value):
+            # The inbox column is 255 wide; control characters would forge log lines.
+            raise PayloadInvalid(
+                provider,
+                "malformed_event",
+                f"field {field!r} must be at most {MAX_ID_CHARS} printable characters",
+            )
     assert isinstance(event_id, str)
     assert isinstance(event_type, str)
     return event_id, event_type, document
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape
+        return False
+    return True

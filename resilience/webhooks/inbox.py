@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
+from resilience.errors import SignatureInvalid
+from resilience.webhooks.dedup import body_digest
 from resilience.webhooks.delivery import VerifiedDelivery
 from resilience.webhooks.models import EventRef, EventStatus, WebhookEvent
 
@@ -41,18 +43,25 @@ class Inbox:
             lite = sqlite.insert(WebhookEvent).on_conflict_do_nothing()
             self._insert = lite.returning(WebhookEvent.id)
 
-    def store(self, delivery: VerifiedDelivery) -> tuple[int, bool]:
+    def store(self, delivery: VerifiedDelivery, digest: str | None = None) -> tuple[int, bool]:
         """Store ``delivery``; returns ``(event row id, created)``.
 
         ``created`` is False when the provider already delivered this event (any signature,
-        any time): the caller acknowledges it and does nothing else.
+        any time): the caller acknowledges it and does nothing else. ``digest`` is the body's
+        :func:`~resilience.webhooks.dedup.body_digest` when the caller has it.
+
+        Raises:
+            SignatureInvalid: the delivery's id was stored with another event or body (a
+                genuine delivery's signature replayed over a crafted body).
         """
         now = self._clock()
-        values = {
+        values: dict[str, object] = {
             "provider": delivery.provider,
             "event_id": delivery.event_id,
             "event_type": delivery.event_type,
             "payload": delivery.payload.decode("utf-8"),
+            "payload_sha256": digest or body_digest(delivery.payload),
+            "delivery_id": delivery.delivery_id,
             "status": EventStatus.RECEIVED.value,
             "attempts": 0,
             "received_at": now,
@@ -74,13 +83,31 @@ class Inbox:
             inserted = connection.execute(self._insert, values).scalar()
             if inserted is not None:
                 return inserted, True
-            existing = connection.execute(
-                select(WebhookEvent.id).where(
-                    WebhookEvent.provider == delivery.provider,
-                    WebhookEvent.event_id == delivery.event_id,
+            same = [WebhookEvent.event_id == delivery.event_id]
+            if delivery.delivery_id is not None:
+                same.append(WebhookEvent.delivery_id == delivery.delivery_id)
+            rows = connection.execute(
+                select(
+                    WebhookEvent.id,
+                    WebhookEvent.event_id,
+                    WebhookEvent.delivery_id,
+                    WebhookEvent.payload_sha256,
+                ).where(WebhookEvent.provider == delivery.provider, or_(*same))
+            ).all()
+        for _row, event_id, delivery_id, digest in rows:
+            reused = delivery.delivery_id
+            if (
+                reused is not None
+                and delivery_id == reused
+                and (event_id != delivery.event_id or digest != values["payload_sha256"])
+            ):
+                raise SignatureInvalid(
+                    delivery.provider,
+                    "reused_delivery",
+                    f"delivery {reused[:80]!r} is stored with another body; a "
+                    "genuine delivery's signature replayed over a new body is refused",
                 )
-            ).scalar_one()
-            return existing, False
+        return rows[0][0], False
 
     def stale_received(self, *, received_before: datetime, limit: int = 1000) -> list[EventRef]:
         """Events still waiting for their first processing (their job was never enqueued)."""

@@ -15,8 +15,8 @@ from enum import StrEnum
 
 import redis
 
-from resilience.errors import DispatchFailed, PayloadInvalid, WebhookRejected
-from resilience.webhooks.dedup import SeenStore, delivery_fingerprint
+from resilience.errors import DispatchFailed, PayloadInvalid, SignatureInvalid, WebhookRejected
+from resilience.webhooks.dedup import SeenStore, Sighting, body_digest, delivery_fingerprint
 from resilience.webhooks.delivery import Verifier
 from resilience.webhooks.inbox import Inbox
 from resilience.webhooks.metrics import WebhookMetrics
@@ -52,7 +52,9 @@ class WebhookIntake:
         enqueue: hands a stored event to the processing job (the service passes a
             :class:`~resilience.webhooks.handoff.Handoff`, so the answer does not wait for it).
         metrics: counters.
-        dedup_ttl_s: how long a delivery is remembered by the anti-loop cache.
+        dedup_ttl_s: how long a delivery is remembered by the anti-loop cache; never less than
+            the verifier's tolerance, so a delivery cannot be replayed after the cache forgot it
+            while its signature still passes.
         max_body_bytes: larger bodies are refused (413).
     """
 
@@ -94,29 +96,29 @@ class WebhookIntake:
                     http_status=413,
                 )
             delivery = verifier.verify(body, headers)
+            self._metrics.count("verified", provider)
+            digest = body_digest(body)
+            sighting = self._sight(verifier, delivery.delivery_key, digest)
+            if sighting is Sighting.CONFLICT:
+                raise _reused(delivery.provider, delivery.delivery_key)
+            if sighting is Sighting.REPEAT:
+                self._metrics.count("duplicates", provider, "cache")
+                log.info("%s delivery of %r seen before: duplicate", provider, delivery.event_id)
+                return IntakeResult(
+                    IntakeOutcome.DUPLICATE,
+                    provider,
+                    delivery.event_id,
+                    delivery.event_type,
+                    "cache",
+                )
+            row_id, created = self._inbox.store(delivery, digest)
         except WebhookRejected as exc:
             self._metrics.count("rejected", provider, exc.reason)
             log.warning("%s", exc)
             raise
-        self._metrics.count("verified", provider)
-
-        fingerprint = delivery_fingerprint(provider, delivery.delivery_key)
-        try:
-            first = self._seen.first_sighting(fingerprint, self._dedup_ttl_s)
-        except (redis.RedisError, OSError) as exc:
-            log.warning("anti-loop cache unavailable (%s); relying on the inbox", exc)
-            first = True
-        if not first:
-            self._metrics.count("duplicates", provider, "cache")
-            log.info("%s delivery of %s seen before: duplicate", provider, delivery.event_id)
-            return IntakeResult(
-                IntakeOutcome.DUPLICATE, provider, delivery.event_id, delivery.event_type, "cache"
-            )
-
-        row_id, created = self._inbox.store(delivery)
         if not created:
             self._metrics.count("duplicates", provider, "inbox")
-            log.info("%s event %s already stored: duplicate", provider, delivery.event_id)
+            log.info("%s event %r already stored: duplicate", provider, delivery.event_id)
             return IntakeResult(
                 IntakeOutcome.DUPLICATE, provider, delivery.event_id, delivery.event_type, "inbox"
             )
@@ -134,3 +136,20 @@ class WebhookIntake:
             # Stored is what matters to the provider; the worker's sweep enqueues it later.
             log.warning("%s; the event is stored and the sweep will enqueue it", exc)
         return result
+
+    def _sight(self, verifier: Verifier, key: str, digest: str) -> Sighting:
+        ttl_s = max(self._dedup_ttl_s, verifier.tolerance_s)
+        try:
+            return self._seen.sight(delivery_fingerprint(verifier.provider, key), digest, ttl_s)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("anti-loop cache unavailable (%s); relying on the inbox", exc)
+            return Sighting.FIRST
+
+
+def _reused(provider: str, key: str) -> SignatureInvalid:
+    return SignatureInvalid(
+        provider,
+        "reused_delivery",
+        f"delivery {key[:80]!r} was seen with another body; a genuine delivery's signature "
+        "replayed over a new body is refused",
+    )

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from resilience.persistence import Base, Id, UtcDateTime
@@ -31,16 +31,22 @@ class EventRef(NamedTuple):
 
 class WebhookEvent(Base):
     """One provider event, stored once: (provider, event_id) is unique, so a re-signed retry
-    days later cannot have a second effect."""
+    days later cannot have a second effect. (provider, delivery_id) is unique too: a delivery
+    id the provider signs (PayPal's transmission id) brings one body, never a second event."""
 
     __tablename__ = "webhook_events"
-    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id"),
+        Index("uq_webhook_events_delivery", "provider", "delivery_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))
     event_id: Mapped[str] = mapped_column(String(255))
     event_type: Mapped[str] = mapped_column(String(255))
     payload: Mapped[str] = mapped_column(Text)  # the raw body, exactly as signed
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
+    delivery_id: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -36,6 +36,7 @@ CERT_URL = "paypal-cert-url"
 AUTH_ALGO = "paypal-auth-algo"
 HEADERS = (TRANSMISSION_ID, TRANSMISSION_TIME, TRANSMISSION_SIG, CERT_URL, AUTH_ALGO)
 ALGORITHM = "SHA256withRSA"
+MAX_TRANSMISSION_ID = 255  # the inbox column's width
 
 
 def _message(transmission_id: str, transmission_time: str, webhook_id: str, body: bytes) -> bytes:
@@ -178,7 +179,7 @@ class PayPalVerifier:
             raise ValueError("PayPalVerifier needs the webhook id PayPal assigned")
         self._webhook_id = webhook_id
         self._certificates = certificates
-        self._tolerance_s = tolerance_s
+        self.tolerance_s = tolerance_s
         self._clock = clock
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> VerifiedDelivery:
@@ -186,6 +187,14 @@ class PayPalVerifier:
         if missing:
             raise SignatureInvalid(
                 "paypal", "missing_signature", f"missing header(s): {', '.join(missing)}"
+            )
+        transmission_id = headers[TRANSMISSION_ID]
+        if len(transmission_id) > MAX_TRANSMISSION_ID or not transmission_id.isprintable():
+            raise SignatureInvalid(
+                "paypal",
+                "malformed_signature",
+                f"PAYPAL-TRANSMISSION-ID must be up to {MAX_TRANSMISSION_ID} printable "
+                f"characters; got {len(transmission_id)}",
             )
         algo = headers[AUTH_ALGO]
         if algo != ALGORITHM:
@@ -204,12 +213,12 @@ class PayPalVerifier:
         if signed_at.tzinfo is None:
             signed_at = signed_at.replace(tzinfo=UTC)
         skew = self._clock() - signed_at.timestamp()
-        if abs(skew) > self._tolerance_s:
+        if abs(skew) > self.tolerance_s:
             raise SignatureInvalid(
                 "paypal",
                 "stale_timestamp",
                 f"transmitted {abs(skew):.0f} s {'ago' if skew > 0 else 'in the future'}; "
-                f"tolerance is {self._tolerance_s:g} s",
+                f"tolerance is {self.tolerance_s:g} s",
             )
         try:
             signature = base64.b64decode(headers[TRANSMISSION_SIG], validate=True)
@@ -218,7 +227,7 @@ class PayPalVerifier:
                 "paypal", "malformed_signature", "PAYPAL-TRANSMISSION-SIG is not base64"
             ) from None
         key = self._certificates.public_key(headers[CERT_URL])
-        message = _message(headers[TRANSMISSION_ID], sent, self._webhook_id, body)
+        message = _message(transmission_id, sent, self._webhook_id, body)
         try:
             key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature:
@@ -234,8 +243,12 @@ class PayPalVerifier:
             event_type=event_type,
             payload=body,
             document=document,
-            delivery_key=f"{headers[TRANSMISSION_SIG]}|{sent}",
+            # Not the signature's text: base64 spells the same bytes several ways, and the
+            # signature covers the body only through CRC32. The transmission id is what PayPal
+            # signs as this delivery's identity; the intake refuses it with another body.
+            delivery_key=transmission_id,
             signed_at=signed_at,
+            delivery_id=transmission_id,
         )
 
 

@@ -61,7 +61,7 @@ class StripeVerifier:
         if not secrets or not all(secrets):
             raise ValueError("StripeVerifier needs at least one non-empty signing secret")
         self._secrets = tuple(secrets)
-        self._tolerance_s = tolerance_s
+        self.tolerance_s = tolerance_s
         self._clock = clock
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> VerifiedDelivery:
@@ -70,12 +70,12 @@ class StripeVerifier:
             raise SignatureInvalid("stripe", "missing_signature", "no Stripe-Signature header")
         timestamp, signatures = self._parse(header)
         skew = self._clock() - timestamp
-        if abs(skew) > self._tolerance_s:
+        if abs(skew) > self.tolerance_s:
             raise SignatureInvalid(
                 "stripe",
                 "stale_timestamp",
                 f"signed {abs(skew):.0f} s {'ago' if skew > 0 else 'in the future'}; "
-                f"tolerance is {self._tolerance_s:g} s (check the sender's clock)",
+                f"tolerance is {self.tolerance_s:g} s (check the sender's clock)",
             )
         expected = [_hmac(secret, timestamp, body) for secret in self._secrets]
         # Compare every pair so timing does not reveal which secret or signature matched.
@@ -115,7 +115,8 @@ class StripeVerifier:
                     raise SignatureInvalid(
                         "stripe", "malformed_signature", f"t={value!r} is not a Unix time"
                     ) from None
-            elif key == SCHEME:
+            elif key == SCHEME and value.isascii():
+                # Anything else can never match a hex digest (and compare_digest refuses it).
                 signatures.append(value)
         if timestamp is None or not signatures:
             raise SignatureInvalid(

@@ -12,6 +12,7 @@ from resilience.webhooks.dedup import (
     MemorySeenStore,
     RedisSeenStore,
     SeenStore,
+    Sighting,
     delivery_fingerprint,
 )
 from resilience.webhooks.metrics import (
@@ -54,29 +55,34 @@ def counters(request: pytest.FixtureRequest) -> CounterStore:
     return RedisCounterStore(request.getfixturevalue("redis_client"), retain_s=600)
 
 
-def test_first_sighting_then_duplicate(seen: SeenStore) -> None:
+def test_first_sighting_then_repeat_then_conflict(seen: SeenStore) -> None:
     key = delivery_fingerprint("stripe", "t=1,v1=abc")
-    assert seen.first_sighting(key, ttl_s=30)
-    assert not seen.first_sighting(key, ttl_s=30)
-    assert seen.first_sighting(delivery_fingerprint("paypal", "t=1,v1=abc"), ttl_s=30)
+    assert seen.sight(key, "body-1", ttl_s=30) is Sighting.FIRST
+    assert seen.sight(key, "body-1", ttl_s=30) is Sighting.REPEAT
+    assert seen.sight(key, "body-2", ttl_s=30) is Sighting.CONFLICT
+    # The first record stands: the crafted body did not replace it.
+    assert seen.sight(key, "body-1", ttl_s=30) is Sighting.REPEAT
+    assert seen.sight(delivery_fingerprint("paypal", "t=1,v1=abc"), "x", ttl_s=30) is (
+        Sighting.FIRST
+    )
 
 
 def test_a_sighting_expires_after_its_ttl(seen: SeenStore) -> None:
     key = delivery_fingerprint("stripe", "t=2,v1=def")
-    assert seen.first_sighting(key, ttl_s=0.2)
-    assert not seen.first_sighting(key, ttl_s=0.2)
+    assert seen.sight(key, "d", ttl_s=0.2) is Sighting.FIRST
+    assert seen.sight(key, "d", ttl_s=0.2) is Sighting.REPEAT
     time.sleep(0.3)  # the TTL is the behaviour under test; Redis keeps its own clock
-    assert seen.first_sighting(key, ttl_s=0.2)
+    assert seen.sight(key, "other", ttl_s=0.2) is Sighting.FIRST
 
 
 def test_memory_store_expiry_on_an_injected_clock() -> None:
     clock = Clock()
     seen = MemorySeenStore(clock)
-    assert seen.first_sighting("k", ttl_s=300)
+    assert seen.sight("k", "d", ttl_s=300) is Sighting.FIRST
     clock.t += 299
-    assert not seen.first_sighting("k", ttl_s=300)
+    assert seen.sight("k", "e", ttl_s=300) is Sighting.CONFLICT
     clock.t += 2
-    assert seen.first_sighting("k", ttl_s=300)
+    assert seen.sight("k", "e", ttl_s=300) is Sighting.FIRST
 
 
 def test_totals_and_windowed_hit_rate(counters: CounterStore) -> None:
