@@ -346,3 +346,33 @@ def test_metrics_endpoint_counts_by_provider(client: TestClient, ctx: ShopContex
     ):
         assert line in text
     assert json.dumps(STRIPE_SECRET) not in text
+
+
+POISON = {
+    "utf-16 with BOM": json.dumps({"id": "evt_u16", "type": "x.y"}).encode("utf-16"),
+    "nested 100,000 deep": b'{"id":"evt_deep","type":"x.y","d":'
+    + b"[" * 100_000
+    + b"]" * 100_000
+    + b"}",
+    "a 5,000-digit integer": b'{"id":"evt_big","type":"x.y","n":' + b"9" * 5000 + b"}",
+    "a lone surrogate in the id": b'{"id":"evt_\\ud800","type":"x.y"}',
+    "an id of 300 characters": json.dumps({"id": "e" * 300, "type": "x.y"}).encode(),
+    "a newline in the id": json.dumps({"id": "evt_1\nFORGED log line", "type": "x.y"}).encode(),
+}
+
+
+@pytest.mark.parametrize("body", POISON.values(), ids=POISON.keys())
+def test_signed_poison_bodies_are_refused_and_store_nothing(
+    client: TestClient, ctx: ShopContext, body: bytes
+) -> None:
+    r = send_stripe(client, body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] in ("malformed_json", "malformed_event")
+    assert count(ctx, WebhookEvent) == 0
+
+
+def test_a_non_ascii_v1_signature_is_a_400_not_a_500(client: TestClient) -> None:
+    body = stripe_event("payment_intent.succeeded", {"id": "pi_1"})
+    header = f"t={int(time.time())},v1=\u00e9\u00e9".encode()  # raw UTF-8 bytes on the wire
+    r = client.post("/webhooks/stripe", content=body, headers={"Stripe-Signature": header})
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "malformed_signature")
