@@ -27,6 +27,14 @@ Sku = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
+# The columns' widths: a value past them is a 422 naming the field, never a database overflow.
+INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
+MAX_LINES = 1000  # a hard ceiling; SHOP_MAX_LINES_PER_ORDER is the configurable limit below it
+RowId = Annotated[int, Field(gt=0, le=INT64_MAX)]
+Cents = Annotated[int, Field(ge=0, le=INT64_MAX)]
+Units = Annotated[int, Field(ge=0, le=INT32_MAX)]
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,8 +47,8 @@ class _Out(BaseModel):
 class ProductIn(_In):
     sku: Sku
     name: Name
-    price_cents: int = Field(ge=0)
-    stock: int = Field(ge=0)
+    price_cents: Cents
+    stock: Units
 
 
 class ProductOut(_Out):
@@ -52,12 +60,12 @@ class ProductOut(_Out):
 
 
 class OrderLineIn(_In):
-    product_id: int = Field(gt=0)
-    quantity: int = Field(gt=0, description="units; must be positive")
+    product_id: RowId
+    quantity: int = Field(gt=0, le=INT32_MAX, description="units; must be positive")
 
 
 class OrderIn(_In):
-    lines: list[OrderLineIn] = Field(min_length=1)
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
 
 
 class OrderLineOut(_Out):
@@ -90,13 +98,17 @@ class PaymentIn(_In):
 
 class RefundIn(_In):
     amount_cents: int | None = Field(
-        default=None, gt=0, description="omit for a full refund of what remains"
+        default=None, gt=0, le=INT64_MAX, description="omit for a full refund of what remains"
     )
     reason: Reason
 
 
 class StockAdjustmentIn(_In):
-    delta: int = Field(description="units to add (positive) or remove (negative); never 0")
+    delta: int = Field(
+        ge=-INT32_MAX,
+        le=INT32_MAX,
+        description="units to add (positive) or remove (negative); never 0",
+    )
     reason: Reason
 
     @field_validator("delta")

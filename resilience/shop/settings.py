@@ -47,7 +47,13 @@ class ShopSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     currency: str = Field(default="EUR", min_length=3, max_length=3)
-    max_lines_per_order: int = Field(default=50, ge=1)
+    max_lines_per_order: int = Field(default=50, ge=1, le=1000)
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        gt=0,
+        description="largest request body of a JSON route (webhooks have their own limit); "
+        "larger is a 413 before anything is parsed",
+    )
     max_quantity_per_line: int = Field(default=1000, ge=1)
 
     # Jobs (Dramatiq)

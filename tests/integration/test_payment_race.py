@@ -49,11 +49,13 @@ def test_one_capture_applied_by_two_workers_at_once_is_one_payment(ctx: ShopCont
             provider="paypal", method="paypal", succeeded=True, provider_ref=f"CAP-{n}"
         )
 
-        def apply(order_id: int = order.id, data: PaymentIn = payment) -> None:
+        def apply(
+            order_id: int = order.id, data: PaymentIn = payment, start: threading.Barrier = start
+        ) -> None:
             start.wait()
             try:
                 service.apply_provider_payment(order_id, data)
-            except BaseException as exc:  # noqa: BLE001 — collected and asserted below
+            except BaseException as exc:  # collected and asserted below
                 errors.append(exc)
 
         threads = [threading.Thread(target=apply) for _ in range(2)]

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from resilience import __version__
 from resilience.shop.api.errors import install_error_handlers
+from resilience.shop.api.limits import BodyLimit, BodyTooLarge, body_too_large
 from resilience.shop.api.routes import admin, public
 from resilience.shop.api.webhooks import router as webhooks
 from resilience.shop.context import ShopContext
@@ -24,6 +25,8 @@ def create_app(ctx: ShopContext) -> FastAPI:
     app = FastAPI(title="chaosgate reference shop", version=__version__)
     app.state.ctx = ctx
     install_error_handlers(app)
+    app.add_exception_handler(BodyTooLarge, body_too_large)
+    app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes, exempt=("/webhooks/",))
     app.include_router(public)
     app.include_router(admin)
     app.include_router(webhooks)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import anyio
 import redis
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from resilience.audit import Actor
 from resilience.shop.api.auth import admin_actor, require_admin
@@ -14,6 +14,7 @@ from resilience.shop.api.errors import error_response
 from resilience.shop.context import ShopContext
 from resilience.shop.orders import OrderStatus
 from resilience.shop.schemas import (
+    INT64_MAX,
     OrderIn,
     OrderOut,
     PaymentIn,
@@ -46,6 +47,7 @@ def _ctx(request: Request) -> ShopContext:
 
 
 Ctx = Annotated[ShopContext, Depends(_ctx)]
+PathId = Annotated[int, Path(gt=0, le=INT64_MAX, description="a row id")]
 Who = Annotated[Actor, Depends(admin_actor)]
 
 
@@ -83,13 +85,13 @@ async def health(ctx: Ctx) -> Response | dict[str, object]:
 def list_products(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[ProductOut]:
     return ctx.service.list_products(limit=limit, offset=offset)
 
 
 @public.get("/products/{product_id}")
-def get_product(ctx: Ctx, product_id: int) -> ProductOut:
+def get_product(ctx: Ctx, product_id: PathId) -> ProductOut:
     return ctx.service.get_product(product_id)
 
 
@@ -124,7 +126,7 @@ def create_order(
 
 
 @public.get("/orders/{order_id}")
-def get_order(ctx: Ctx, order_id: int) -> OrderOut:
+def get_order(ctx: Ctx, order_id: PathId) -> OrderOut:
     return ctx.service.get_order(order_id)
 
 
@@ -133,7 +135,7 @@ def get_order(ctx: Ctx, order_id: int) -> OrderOut:
     dependencies=[Depends(require_admin)],
     **audited("payment_recorded"),
 )
-def record_payment(ctx: Ctx, who: Who, order_id: int, body: PaymentIn) -> OrderOut:
+def record_payment(ctx: Ctx, who: Who, order_id: PathId, body: PaymentIn) -> OrderOut:
     """A payment provider's result for the order (authenticated: it moves money state)."""
     return ctx.service.record_payment(order_id, body, actor=who)
 
@@ -153,15 +155,15 @@ def create_product(ctx: Ctx, who: Who, body: ProductIn) -> ProductOut:
 
 
 @admin.post("/products/{product_id}/stock-adjustments", **audited("stock_adjusted"))
-def adjust_stock(ctx: Ctx, who: Who, product_id: int, body: StockAdjustmentIn) -> ProductOut:
+def adjust_stock(ctx: Ctx, who: Who, product_id: PathId, body: StockAdjustmentIn) -> ProductOut:
     return ctx.service.adjust_stock(product_id, body, actor=who)
 
 
 @admin.post("/orders/{order_id}/refunds", **audited("refund_created"))
-def refund(ctx: Ctx, who: Who, order_id: int, body: RefundIn) -> OrderOut:
+def refund(ctx: Ctx, who: Who, order_id: PathId, body: RefundIn) -> OrderOut:
     return ctx.service.refund(order_id, body, actor=who)
 
 
 @admin.put("/orders/{order_id}/payment-method", **audited("payment_method_changed"))
-def change_payment_method(ctx: Ctx, who: Who, order_id: int, body: PaymentMethodIn) -> OrderOut:
+def change_payment_method(ctx: Ctx, who: Who, order_id: PathId, body: PaymentMethodIn) -> OrderOut:
     return ctx.service.change_payment_method(order_id, body.method, actor=who)
