@@ -1,6 +1,8 @@
 """What can be checked about a runbook without running its incident: the file parses, the
 scenarios it names exist, every command's program is installed, answers ``--help`` for the
-subcommand used, and knows every ``--option`` the runbook passes it. Each problem names the file
+subcommand used, and knows every ``--option`` the runbook passes it. Lint never runs a program's
+behaviour: it descends into a subcommand only when its parent's ``--help`` lists it, so an
+argument (``python3 payload.py``) is never handed ``--help`` to run. Each problem names the file
 and line, so a renamed flag fails CI where the runbook says it."""
 
 from __future__ import annotations
@@ -83,8 +85,21 @@ def _check_command(
     if shutil.which(program, path=env.get("PATH")) is None:
         where = "the drill's PATH" if "PATH" in env else "PATH"
         return [(line, f"{program!r} is not installed or not on {where} ({command!r})")]
-    prefix = tuple(w for w in _until_option(words))
+    prefix: tuple[str, ...] = (program,)
     code, text = cache.help(prefix)
+    # Descend into subcommands only as far as each parent's --help lists them: a positional
+    # that is not a listed subcommand is an argument (a script, a queue name), and asking
+    # 'python3 payload.py --help' would run the payload.
+    for word in _until_option(words[1:]):
+        if code != 0:
+            break
+        if not _lists_command(text, word):
+            if _is_group(text):
+                said = " ".join(prefix)
+                return [(line, f"'{said}' has no command {word!r} (see '{said} --help')")]
+            break
+        prefix += (word,)
+        code, text = cache.help(prefix)
     if code != 0:
         return [
             (
@@ -101,6 +116,26 @@ def _check_command(
         if not re.search(rf"(^|[\s,\[(]){re.escape(option)}(?![\w-])", text):
             problems.append((line, f"'{' '.join(prefix)}' has no option {option} (see its --help)"))
     return problems
+
+
+_BORDERS = " \t│|┃"
+
+
+def _lists_command(help_text: str, word: str) -> bool:
+    """Whether ``help_text`` lists ``word`` as a subcommand: a line that starts with it (Click,
+    Typer's boxes) or a ``{a,b}`` choice list (argparse)."""
+    if not re.fullmatch(r"[A-Za-z][\w-]*", word):
+        return False  # paths, numbers, globs: arguments, never commands
+    for text_line in help_text.splitlines():
+        head = text_line.lstrip(_BORDERS)
+        if head == word or head.startswith((f"{word} ", f"{word}\t", f"{word},")):
+            return True
+    return re.search(rf"{{([\w-]+,)*{re.escape(word)}(,[\w-]+)*}}", help_text) is not None
+
+
+def _is_group(help_text: str) -> bool:
+    """Whether ``help_text`` is a command group's: it has a Commands section (Click, Typer)."""
+    return re.search(r"^[\W]*commands\b", help_text, re.IGNORECASE | re.MULTILINE) is not None
 
 
 def _until_option(words: list[str]) -> Iterable[str]:

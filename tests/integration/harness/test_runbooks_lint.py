@@ -122,7 +122,7 @@ def test_a_good_runbook_parses_into_steps(tmp_path: Path) -> None:
             "retry --since 1h --actor oncall",
             "replay --since 1h",
             27,
-            "'shop webhooks replay --help' exits 2",
+            "'shop webhooks' has no command 'replay'",
         ),
         (
             "[provider-api-errors]",
@@ -195,3 +195,18 @@ def test_a_runbook_that_no_scenario_executes_is_not_verified(tmp_path: Path) -> 
     assert result.problems == [
         (6, "no scenario named here executes this runbook (give one a runbook drill)")
     ]
+
+
+def test_lint_never_runs_a_program_given_as_an_argument(tmp_path: Path) -> None:
+    # 'python3 payload.py --help' would run the payload: lint must ask 'python3 --help' only.
+    ran = tmp_path / "ran"
+    payload = tmp_path / "payload.py"
+    payload.write_text(f"open({str(ran)!r}, 'w').write('ran')\n")
+    found = problems(tmp_path, GOOD.replace("shop audit verify", f"python3 {payload}"))
+    assert not ran.exists(), "lint ran the payload"
+    assert not [p for p in found if "python3" in p[1]], found
+
+
+def test_arguments_after_a_subcommand_are_not_taken_for_commands(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace("shop audit verify", "shop queue scale orders 2"))
+    assert found == []
