@@ -208,8 +208,10 @@ def run_suite(
             clock.runs_scenarios()
         backend = provisioners.get()
         line = bar.add_task(f"{item.scenario.id}: starting", total=None) if jobs > 1 else None
+        redactor = redactors[item.scenario.id]
 
         def on_event(message: str) -> None:
+            message = redactor.text(message)  # the console is a CI log: kept like the journal
             if line is None:  # one at a time: the log of steps, as it happens
                 bar.console.print(f"  {message}", highlight=False)
                 bar.update(suite, description=message[:70])
@@ -228,6 +230,7 @@ def run_suite(
                 time_scale=time_scale,
                 clock=clock if jobs > 1 else SystemClock(),
                 on_event=on_event,
+                on_captured=redactor.learn,
                 strategy=strategy,
                 kinds=kinds,
             )

@@ -1,16 +1,20 @@
 """Keep secrets and personal data out of everything a run leaves for reviewers: the journal, the
 HTML and JUnit reports, and the service logs beside them.
 
-Two sources: the values of the scenario's secret-looking settings (``*_SECRET*``, ``*TOKEN*``,
-``*PASSWORD*``, ``*_KEY*``, ``*AUTH*``, ``*_SID``...), whatever the text around them; and
-patterns for what a system under test prints on its own — provider keys and signing secrets,
-bearer tokens, passwords in URLs, e-mail addresses, phone numbers and card numbers.
+Three sources: the values of the scenario's secret-looking settings and headers (``*_SECRET*``,
+``*TOKEN*``, ``*PASSWORD*``, ``*_KEY*``, ``*AUTH*``, ``X-Api-Key``, ``Cookie``, ``*_SID``...),
+whatever the text around them; the values captured at run time into ``${vars.NAME}`` that such a
+setting is built from (:meth:`Redactor.learn`); and patterns for what a system under test prints
+on its own — provider, cloud and chat keys, signing secrets, bearer tokens, JWTs, PEM private
+keys, passwords in URLs, query strings, libpq strings and ``curl -u``, webhook URLs, e-mail
+addresses, phone numbers and card numbers.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,9 +26,11 @@ __all__ = ["REDACTED", "Redactor"]
 REDACTED = "[redacted]"
 
 _SECRET_NAME = re.compile(
-    r"SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|HMAC|AUTH|_SID$|_KEY$",
+    r"SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|API[_-]?KEY|HMAC|AUTH|COOKIE"
+    r"|SESSION|WEBHOOK_URL|[_-]SID$|[_-]KEY$",
     re.IGNORECASE,
 )
+_VAR = re.compile(r"\$\{vars\.([^}]+)\}")
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Stripe-style keys and webhook signing secrets; Twilio-style account ids.
     (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{6,}"), REDACTED),
@@ -32,8 +38,50 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bAC[0-9a-f]{32}\b"), REDACTED),
     # Authorization headers and bearer tokens, wherever they are printed.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), rf"\1 {REDACTED}"),
-    # A password in a URL: scheme://user:password@host
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+):[^\s@/]+@"), rf"\1:{REDACTED}@"),
+    # Cloud and chat credentials: AWS access key ids, Google API keys, GitHub and Slack tokens.
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), REDACTED),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), REDACTED),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"), REDACTED),
+    # JSON Web Tokens (header.payload.signature, base64url, the header always starts eyJ).
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
+    # PEM private keys, whole blocks.
+    (
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+        ),
+        REDACTED,
+    ),
+    # Webhook URLs whose path is the credential (Slack, Discord, Teams).
+    (
+        re.compile(
+            r"(https://(?:hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|[\w.-]+\."
+            r"webhook\.office\.com))/\S+"
+        ),
+        rf"\1/{REDACTED}",
+    ),
+    # A password in a URL: scheme://user:password@host, or scheme://:password@host
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*):[^\s@/]+@"), rf"\1:{REDACTED}@"),
+    # Secrets in query strings and in key=value strings (libpq's password=...).
+    (
+        re.compile(
+            r"(?i)([?&;](?:access_token|token|password|passwd|secret|api_?key|key|sig|signature"
+            r"|auth)=)[^&\s#\"']+"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    (
+        re.compile(r"(?i)\b(password|passwd|pwd)(\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s,;\"']+)"),
+        rf"\1\2{REDACTED}",
+    ),
+    # Credential headers however they are printed, and curl -u user:password.
+    (
+        re.compile(
+            r"(?i)\b((?:x-api-key|api-key|cookie|set-cookie|x-auth-token)[\"']?\s*[:=]\s*[\"']?)[^\"'\n]+"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    (re.compile(r"((?:^|\s)(?:-u|--user)[ =]+[\"']?[^\s:\"']+):[^\s\"']+"), rf"\1:{REDACTED}"),
     # Personal data: e-mail addresses, phone numbers (E.164), card numbers.
     (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "[email]"),
     (re.compile(r"(?<![\w+])\+[1-9]\d{7,14}\b"), "[phone]"),
@@ -46,23 +94,43 @@ _MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words
 class Redactor:
     """Replaces known secret values and secret-looking patterns in text."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH and "${" not in s}
-        # Longest first, so a secret that contains another is replaced whole.
-        self._values = sorted(values, key=len, reverse=True)
-        self._literal = (
-            re.compile("|".join(re.escape(v) for v in self._values)) if self._values else None
-        )
+    def __init__(self, secrets: Iterable[str] = (), *, secret_vars: Iterable[str] = ()) -> None:
+        self._values: set[str] = set()
+        self._literal: re.Pattern[str] | None = None
+        self._secret_vars = frozenset(secret_vars)
+        self._lock = threading.Lock()
+        self._add(secrets)
 
     @classmethod
     def for_scenario(cls, scenario: Scenario) -> Redactor:
         """Secrets from every environment the scenario sets: services, actions, probes, loads,
-        the runbook drill's shell."""
-        return cls(_secret_values(_environments(scenario.model_dump(mode="python"))))
+        the runbook drill's shell — and the ``${vars.NAME}`` such a setting is built from."""
+        values = _secret_values(_environments(scenario.model_dump(mode="python")))
+        return cls(values, secret_vars={m for v in values for m in _VAR.findall(v)})
+
+    def learn(self, captured: Mapping[str, str]) -> None:
+        """Variables captured at run time: those a secret setting is built from, or whose own
+        name looks secret, are redacted from now on (the runner calls this as it captures)."""
+        self._add(
+            value
+            for name, value in captured.items()
+            if name in self._secret_vars or _SECRET_NAME.search(name)
+        )
+
+    def _add(self, secrets: Iterable[str]) -> None:
+        with self._lock:
+            new = {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH and "${" not in s}
+            if new <= self._values:
+                return
+            self._values |= new
+            # Longest first, so a secret that contains another is replaced whole.
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._literal = re.compile("|".join(re.escape(v) for v in ordered))
 
     def text(self, text: str) -> str:
-        if self._literal is not None:
-            text = self._literal.sub(REDACTED, text)
+        literal = self._literal
+        if literal is not None:
+            text = literal.sub(REDACTED, text)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return _CARD.sub(_card, text)

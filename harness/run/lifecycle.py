@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from harness.clock import Clock, SystemClock
@@ -49,6 +49,7 @@ class ScenarioRunner:
         time_scale: multiplies every time of the method and assertions.
         clock: time, sleeping and threads (:class:`~harness.testing.VirtualClock` in tests).
         on_event: called with a one-line description of each step (progress display).
+        on_captured: called with the variables each action captures (for redaction).
         strategy: how the method is driven (a game day hands it to people).
         kinds: the implementation of each ``type:`` (tests give fakes of some).
     """
@@ -61,6 +62,7 @@ class ScenarioRunner:
         time_scale: float,
         clock: Clock | None = None,
         on_event: Callable[[str], None] = lambda _msg: None,
+        on_captured: Callable[[Mapping[str, str]], None] = lambda _values: None,
         strategy: RunStrategy = AUTOMATED,
         kinds: Kinds | None = None,
     ) -> None:
@@ -71,6 +73,7 @@ class ScenarioRunner:
         self._scale = time_scale
         self._clock = clock or SystemClock()
         self._event = on_event
+        self._captured = on_captured
         self._strategy = strategy
         self._kinds = kinds or Kinds()
 
@@ -99,6 +102,7 @@ class ScenarioRunner:
             self._kinds,
             self._event,
             origin=self._clock.monotonic(),
+            on_captured=self._captured,
             stop=self._clock.event(),
         )
         interrupted = False

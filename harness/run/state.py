@@ -8,7 +8,7 @@ on the scenario's clock, the template context, an observation through a probe.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +52,7 @@ class RunState:
         clock: time, sleeping and threads (virtual in tests).
         kinds: the implementation of each ``type:``.
         on_event: one line per step, for the live progress.
+        on_captured: told of each variable an action captures (the redactor learns secrets).
         stack: what the backend started (None until provisioned).
         variables: ``${vars.NAME}`` captured by actions so far.
         active: faults and loads in force, in the order they started (reverted in reverse).
@@ -69,6 +70,7 @@ class RunState:
     kinds: Kinds
     on_event: Callable[[str], None]
     origin: float = 0.0
+    on_captured: Callable[[Mapping[str, str]], None] = lambda _values: None
     stack: Stack | None = None
     variables: dict[str, str] = field(default_factory=dict)
     active: list[tuple[StepRecord, ActiveFault]] = field(default_factory=list)

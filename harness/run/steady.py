@@ -39,6 +39,8 @@ def action_step(
         step.status, step.detail = "errored", str(exc)
     else:
         state.variables.update(result.captured)
+        if result.captured:
+            state.on_captured(result.captured)
         step.status = "ok" if result.ok else "errored" if result.errored else "failed"
         step.detail = result.detail
         step.history = on_scenario_clock(result.history, state.record.started_at)

@@ -33,6 +33,7 @@ from resilience.shop.cli_support import (
     operator,
     out,
     parse_since,
+    redacted_url,
     redis_client,
     setup_logging,
     shop_context,
@@ -199,7 +200,8 @@ def worker(
         try:
             ctx.check_broker()
         except Exception as exc:
-            fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
+            where = redacted_url(settings.redis_url)
+            fail(f"Redis at {where} does not answer ({exc}); check REDIS_URL")
         declared = ctx.broker.get_declared_queues()
         unknown = sorted(set(queues or []) - declared)
         if unknown:

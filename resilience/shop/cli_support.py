@@ -88,12 +88,18 @@ def load_settings() -> ShopSettings:
         fail(f"bad settings: {problems}")
 
 
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
+def redacted_url(url: str) -> str:
+    """``url`` with its password as ``***`` (``redis://:***@host``), to name it in a message."""
+    from urllib.parse import urlsplit, urlunsplit
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    except ValueError:
         return "<unparsable URL>"
 
 
@@ -108,7 +114,7 @@ def errors_to_exit(settings: ShopSettings) -> Iterator[None]:
         fail(str(exc))
     except OperationalError as exc:
         fail(
-            f"database {_redacted(settings.database_url)} is not reachable "
+            f"database {redacted_url(settings.database_url)} is not reachable "
             f"({type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0]}); "
             "check DATABASE_URL and that the server is up"
         )
@@ -146,7 +152,8 @@ def redis_client(settings: ShopSettings) -> redis.Redis:
     try:
         client.ping()
     except redis.RedisError as exc:
-        fail(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL")
+        where = redacted_url(settings.redis_url)
+        fail(f"Redis at {where} does not answer ({exc}); check REDIS_URL")
     return client
 
 
