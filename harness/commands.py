@@ -2,14 +2,54 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from harness.provision.reaper import Reaper
 from harness.provision.templates import TemplateContext, resolve
 
-__all__ = ["CommandOutcome", "last_words", "run_command"]
+__all__ = ["CommandOutcome", "last_words", "run_bounded", "run_command"]
+
+
+def run_bounded(
+    argv: Sequence[str], *, env: Mapping[str, str], timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` to its end, or kill it *and everything it started* after ``timeout_s``.
+
+    ``subprocess.run`` kills only the program on a timeout: its children keep running, and keep
+    its pipes open, so reading them blocks. Here the program leads a process group of its own,
+    which is killed whole; the harness's reaper watches the group meanwhile.
+
+    Raises:
+        subprocess.TimeoutExpired: after the group was killed.
+        OSError: the program could not be started (FileNotFoundError when it is not installed).
+    """
+    with subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        env=dict(env),
+        start_new_session=True,
+    ) as proc:
+        reaper = Reaper.shared()
+        reaper.watch(proc.pid)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+        finally:
+            reaper.forget(proc.pid)
+        return subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
 
 
 @dataclass(frozen=True)
@@ -39,14 +79,7 @@ def run_command(
     argv = [resolve(a, context, where=f"{where}.command") for a in command]
     extra = {k: resolve(v, context, where=f"{where}.env.{k}") for k, v in env.items()}
     try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-            env={**os.environ, **extra},
-        )
+        done = run_bounded(argv, env={**os.environ, **extra}, timeout_s=timeout_s)
     except FileNotFoundError:
         return CommandOutcome(
             argv, None, "", f"{argv[0]!r} is not installed or not on PATH", started=False

@@ -1,5 +1,7 @@
 """A supervised local process: started in its own process group, output captured to a log file,
-checked for readiness, and always stopped — its whole group, escalating to SIGKILL.
+checked for readiness, and always stopped — its whole group, escalating to SIGKILL. The group is
+watched by the harness's :class:`~harness.provision.reaper.Reaper`, so it dies with the harness
+even when the harness is killed with SIGKILL.
 
 Time is injected (``clock``, ``sleep``) so readiness logic is testable without waiting.
 """
@@ -20,6 +22,7 @@ from typing import IO, Self
 import httpx
 
 from harness.errors import ProcessExited, ServiceNeverReady
+from harness.provision.reaper import Reaper
 
 __all__ = ["ManagedProcess", "free_port", "http_ok", "port_is_open"]
 
@@ -65,6 +68,7 @@ class ManagedProcess:
         user: run as this user (needed for PostgreSQL when the harness runs as root).
         stop_signal: the signal that asks the program to shut down cleanly.
         stop_timeout_s: how long to wait after ``stop_signal`` before SIGKILL.
+        reaper: what kills the group if the harness dies first (default: the process's own).
 
     Example::
 
@@ -83,6 +87,7 @@ class ManagedProcess:
         user: str | None = None,
         stop_signal: signal.Signals = signal.SIGTERM,
         stop_timeout_s: float = 10.0,
+        reaper: Reaper | None = None,
     ) -> None:
         if not argv:
             raise ValueError(f"service {name!r}: argv is empty; give the program to run")
@@ -96,6 +101,7 @@ class ManagedProcess:
         self.stop_timeout_s = stop_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._reaper = reaper
 
     @property
     def pid(self) -> int | None:
@@ -122,6 +128,7 @@ class ManagedProcess:
             # does not hit the service before the harness can stop it in order.
             start_new_session=True,
         )
+        (self._reaper or Reaper.shared()).watch(self._proc.pid)
 
     def wait_ready(
         self,
@@ -165,6 +172,7 @@ class ManagedProcess:
                     proc.wait()
             # Children that ignored the first signal die with the group.
             self._signal_group(proc.pid, signal.SIGKILL)
+            (self._reaper or Reaper.shared()).forget(proc.pid)
             return proc.returncode
         finally:
             if self._log is not None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.commands import last_words
+from harness.commands import last_words, run_bounded
 from harness.errors import RunbookInvalid
 from harness.runbooks.model import Runbook
 from harness.runbooks.parser import parse_runbook
@@ -44,14 +44,7 @@ class HelpCache:
     def help(self, prefix: tuple[str, ...]) -> tuple[int, str]:
         if prefix not in self._answers:
             try:
-                done = subprocess.run(
-                    [*prefix, "--help"],
-                    env=self._env,
-                    capture_output=True,
-                    text=True,
-                    timeout=self._timeout_s,
-                    check=False,
-                )
+                done = run_bounded([*prefix, "--help"], env=self._env, timeout_s=self._timeout_s)
                 self._answers[prefix] = (done.returncode, done.stdout + done.stderr)
             except subprocess.TimeoutExpired:
                 self._answers[prefix] = (-1, f"no answer within {self._timeout_s:g} s")
