@@ -22,7 +22,7 @@ from resilience import __version__
 from resilience.audit import Actor
 from resilience.errors import ConfigurationError, ShopError
 from resilience.shop.durations import parse_duration
-from resilience.shop.settings import ShopSettings
+from resilience.shop.settings import ShopSettings, is_reserved_actor
 
 if TYPE_CHECKING:
     import redis
@@ -64,6 +64,8 @@ def operator(name: str | None = None) -> Actor:
             who = os.environ.get("SHOP_OPERATOR") or getpass.getuser()
         except (KeyError, OSError):
             who = "unknown"
+    if is_reserved_actor(who):
+        fail(f"actor {who!r} is reserved for the service itself; give your own name with --actor")
     return Actor(who, user_agent=f"shop-cli/{__version__} ({socket.gethostname()})")
 
 

@@ -42,7 +42,15 @@ class ShopSettings(BaseSettings):
         description="Redis used as the Dramatiq broker",
     )
     admin_token: SecretStr | None = Field(
-        default=None, description="Bearer token for /admin; admin endpoints refuse all when unset"
+        default=None,
+        description="a shared bearer token for /admin: the audit trail names whoever X-Actor "
+        "says (self-asserted); admin endpoints refuse all when this and the operator tokens "
+        "are unset",
+    )
+    operator_tokens: SecretStr | None = Field(
+        default=None,
+        description="comma-separated NAME=TOKEN: a bearer token per operator for /admin; the "
+        "audit trail names the token's operator, whatever X-Actor says",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -253,6 +261,7 @@ class ShopSettings(BaseSettings):
                 f"SHOP_QUEUE_CRITICAL_DEPTH={self.queue_critical_depth}"
             )
         self.alert_policy()  # raises naming a bad severity or channel
+        self.operators()  # raises naming a malformed entry
         if self.critical_queue == self.orders_queue:
             raise ValueError(
                 f"SHOP_CRITICAL_QUEUE={self.critical_queue!r} is the throttled orders queue; "
@@ -282,8 +291,37 @@ class ShopSettings(BaseSettings):
         raw = self.stripe_webhook_secrets.get_secret_value()
         return [s.strip() for s in raw.split(",") if s.strip()]
 
+    def operators(self) -> dict[str, str]:
+        """Operator name -> token, from ``SHOP_OPERATOR_TOKENS``; ValueError names a bad entry
+        (without its token)."""
+        if self.operator_tokens is None:
+            return {}
+        found: dict[str, str] = {}
+        for n, entry in enumerate(_split(self.operator_tokens.get_secret_value()), 1):
+            name, sep, token = (part.strip() for part in entry.partition("="))
+            if not sep or not token or not re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", name):
+                shown = f" ({name[:64]!r})" if sep else ""  # without '=' it may be a token
+                raise ValueError(
+                    f"SHOP_OPERATOR_TOKENS entry {n}{shown} is not NAME=TOKEN with a name of "
+                    "letters, digits and ._@- (up to 64)"
+                )
+            if is_reserved_actor(name):
+                raise ValueError(f"SHOP_OPERATOR_TOKENS: {name!r} is a reserved actor name")
+            found[name] = token
+        return found
+
     def paypal_hosts(self) -> list[str]:
         return [h.strip() for h in self.paypal_cert_hosts.split(",") if h.strip()]
+
+
+RESERVED_ACTORS = ("system", "webhooks", "worker", "scheduler")
+
+
+def is_reserved_actor(name: str) -> bool:
+    """Names the service itself writes to the audit trail (``system:webhooks``...), which no
+    caller may claim."""
+    lowered = name.strip().lower()
+    return ":" in lowered or lowered in RESERVED_ACTORS or lowered.startswith("system")
 
 
 def _split(value: str) -> list[str]:
