@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from resilience.shop.cli_support import (
+    UNKEYED_AUDIT,
     emit_json,
+    err,
     fail,
     load_settings,
     out,
@@ -84,17 +87,34 @@ def _short(state: dict[str, object] | None) -> str:
 def verify(as_json: AsJson = False) -> None:
     """Walk the hash chain and name the first edited, deleted or inserted row. Exits 1 when
     the chain is broken, 0 when it holds."""
+    from resilience.audit.checkpoint import check_against, read_checkpoint
     from resilience.audit.partitions import archive_anchor
 
     settings = load_settings()
+    path = settings.audit_checkpoint_path
     with shop_context(settings) as ctx:
         anchor = archive_anchor(ctx.engine)
         result = ctx.audit.verify(ctx.engine, anchor=anchor)
+        checkpoint = read_checkpoint(path, key=settings.audit_key()) if path else None
+        if result.ok and checkpoint is not None:
+            cut = check_against(ctx.engine, checkpoint)
+            if cut is not None:
+                result = replace(result, ok=False, broken_seq=checkpoint.seq, reason=cut)
+    if settings.audit_key() is None:
+        err.print(f"warning: {UNKEYED_AUDIT}", highlight=False)
     if as_json:
-        emit_json(result.to_dict())
+        emit_json(
+            {**result.to_dict(), "checkpoint": None if checkpoint is None else checkpoint.seq}
+        )
     elif result.ok:
         span = f"rows {result.first_seq}..{result.last_seq}" if result.rows else "no rows"
         anchored = f", continuing archived row {anchor.seq}" if anchor else ""
+        if checkpoint is not None:
+            anchored += f", holding the checkpoint of {checkpoint.at} (row {checkpoint.seq})"
+        elif path is None:
+            anchored += (
+                " (no checkpoint: a cut tail cannot be told; set SHOP_AUDIT_CHECKPOINT_PATH)"
+            )
         out.print(f"audit chain intact: {result.rows} row(s), {span}{anchored}")
     else:
         out.print(
@@ -103,6 +123,28 @@ def verify(as_json: AsJson = False) -> None:
         )
     if not result.ok:
         raise typer.Exit(EXIT_BROKEN)
+
+
+@audit_app.command("checkpoint")
+def checkpoint() -> None:
+    """Anchor the chain's head in SHOP_AUDIT_CHECKPOINT_PATH (signed with the HMAC key), so a
+    later verify names a cut tail. shop worker takes one at every sweep."""
+    from resilience.audit.checkpoint import take_checkpoint
+    from resilience.audit.partitions import archive_anchor
+
+    settings = load_settings()
+    path = settings.audit_checkpoint_path
+    if path is None:
+        fail("set SHOP_AUDIT_CHECKPOINT_PATH to a file outside the database first")
+    with shop_context(settings) as ctx:
+        verified = ctx.audit.verify(ctx.engine, anchor=archive_anchor(ctx.engine))
+        if not verified.ok:
+            fail(f"the chain is broken at row {verified.broken_seq}: not anchoring it", code=1)
+        taken = take_checkpoint(ctx.engine, path, key=settings.audit_key())
+    if taken is None:
+        out.print("the audit trail is empty: nothing to anchor yet")
+    else:
+        out.print(f"checkpoint: row {taken.seq} at {taken.at} in {path}", highlight=False)
 
 
 @audit_app.command("partitions")

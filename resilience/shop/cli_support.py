@@ -142,6 +142,14 @@ def setup_logging(settings: ShopSettings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.audit_enabled and settings.audit_key() is None:
+        logging.getLogger("resilience.audit").warning(UNKEYED_AUDIT)
+
+
+UNKEYED_AUDIT = (
+    "the audit chain is not keyed (SHOP_AUDIT_HMAC_KEY is unset): anyone who can write the "
+    "audit table can rewrite the whole chain and it will still verify; set a key in production"
+)
 
 
 def redis_client(settings: ShopSettings) -> redis.Redis:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
+from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -202,6 +203,11 @@ class ShopSettings(BaseSettings):
         description="key of the audit chain's HMAC; without it rows are chained by plain SHA-256 "
         "(tamper-evident against edits, but forgeable by someone who can write the table)",
     )
+    audit_checkpoint_path: Path | None = Field(
+        default=None,
+        description="a file outside the database where the chain's head is anchored (signed "
+        "with the HMAC key): shop worker writes it at every sweep, shop audit verify checks it",
+    )
     # Escalation policy (P0-P3 alerts; evaluated by shop worker)
     alerts_enabled: bool = Field(default=True, description="evaluate the alert rules at all")
     alert_routes: str = Field(
@@ -309,6 +315,11 @@ class ShopSettings(BaseSettings):
                 raise ValueError(f"SHOP_OPERATOR_TOKENS: {name!r} is a reserved actor name")
             found[name] = token
         return found
+
+    def audit_key(self) -> bytes | None:
+        """The audit chain's HMAC key, or None (plain SHA-256)."""
+        key = self.audit_hmac_key
+        return key.get_secret_value().encode() if key else None
 
     def paypal_hosts(self) -> list[str]:
         return [h.strip() for h in self.paypal_cert_hosts.split(",") if h.strip()]

@@ -76,7 +76,8 @@ class Sweeper:
 
 
 def shop_sweeps(ctx: ShopContext) -> list[Sweep]:
-    """The reference service's sweeps: unfulfilled paid orders, never-enqueued webhook events."""
+    """The reference service's sweeps: unfulfilled paid orders, never-enqueued webhook events,
+    and the audit chain's checkpoint when ``SHOP_AUDIT_CHECKPOINT_PATH`` is set."""
     settings = ctx.settings
 
     def fulfilment() -> list[int]:
@@ -92,4 +93,14 @@ def shop_sweeps(ctx: ShopContext) -> list[Sweep]:
             enqueued.append(ref.row_id)
         return enqueued
 
-    return [Sweep("fulfilment", fulfilment), Sweep("webhooks", webhooks)]
+    sweeps = [Sweep("fulfilment", fulfilment), Sweep("webhooks", webhooks)]
+    path = settings.audit_checkpoint_path
+    if path is not None and settings.audit_enabled:
+        from resilience.audit.checkpoint import take_checkpoint
+
+        def checkpoint() -> list[int]:
+            take_checkpoint(ctx.engine, path, key=settings.audit_key())
+            return []  # it anchors the chain; it enqueues nothing
+
+        sweeps.append(Sweep("audit checkpoint", checkpoint))
+    return sweeps
