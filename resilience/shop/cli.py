@@ -98,12 +98,22 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] 
 @db_app.command("downgrade")
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="target revision, e.g. base")],
+    force: Annotated[
+        bool, typer.Option("--force", help="also when it drops the audit trail")
+    ] = False,
 ) -> None:
-    """Migrate the database down to REVISION (``base`` removes every table)."""
+    """Migrate the database down to REVISION (``base`` removes every table). Refuses, unless
+    --force, to go below the audit trail's migration: that drops every audit row."""
     from resilience.shop import migrate  # Alembic: only the db commands need it
 
     settings = load_settings()
     with errors_to_exit(settings):
+        if not force and migrate.downgrade_drops_audit(settings.database_url, revision):
+            fail(
+                f"downgrading to {revision!r} drops the audit trail (audit_logs, revision "
+                f"{migrate.AUDIT_REVISION}) with every row in it; archive it first, then "
+                "pass --force"
+            )
         migrate.downgrade(settings.database_url, revision)
         out.print(f"database at {', '.join(migrate.current(settings.database_url)) or 'base'}")
 

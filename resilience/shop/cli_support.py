@@ -122,6 +122,13 @@ def errors_to_exit(settings: ShopSettings) -> Iterator[None]:
         )
     except SQLAlchemyError as exc:
         fail(f"database error: {exc}; has `shop db upgrade` been run?")
+    except Exception as exc:
+        import redis
+
+        if not isinstance(exc, redis.RedisError):
+            raise
+        where = redacted_url(settings.redis_url)
+        fail(f"Redis at {where} does not answer ({type(exc).__name__}); check REDIS_URL")
 
 
 @contextmanager

@@ -15,7 +15,10 @@ from alembic.script import ScriptDirectory
 
 from resilience.shop.db import normalise_url
 
-__all__ = ["alembic_config", "current", "downgrade", "heads", "upgrade"]
+__all__ = ["alembic_config", "current", "downgrade", "downgrade_drops_audit", "heads", "upgrade"]
+
+#: The revision that creates ``audit_logs``: downgrading below it destroys the audit trail.
+AUDIT_REVISION = "0004"
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -34,6 +37,20 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def downgrade_drops_audit(database_url: str, revision: str) -> bool:
+    """Whether downgrading to ``revision`` would undo the audit trail's migration (and drop
+    every audit row); True when it cannot be told."""
+    script = ScriptDirectory.from_config(alembic_config(database_url))
+    try:
+        for head in current(database_url):
+            undone = script.iterate_revisions(head, revision)
+            if any(r.revision == AUDIT_REVISION for r in undone):
+                return True
+    except Exception:
+        return True
+    return False
 
 
 def heads() -> tuple[str, ...]:

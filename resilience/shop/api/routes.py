@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import anyio
@@ -26,6 +27,8 @@ from resilience.shop.schemas import (
 )
 
 __all__ = ["admin", "public"]
+
+log = logging.getLogger(__name__)
 
 public = APIRouter()
 admin = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)], tags=["admin"])
@@ -75,7 +78,9 @@ async def health(ctx: Ctx) -> Response | dict[str, object]:
         except TimeoutError:
             checks[name] = f"no answer within {ctx.settings.health_timeout_s} s"
         except Exception as exc:
-            checks[name] = f"{type(exc).__name__}: {exc}"
+            # The exception's text names hosts and users: it goes to the log, not to the caller.
+            log.warning("health check %s failed: %s: %s", name, type(exc).__name__, exc)
+            checks[name] = f"unavailable ({type(exc).__name__}); see the service log"
     if all(v == "ok" for v in checks.values()):
         return {"status": "ok", "checks": checks}
     return error_response(503, "unhealthy", "a dependency is down", {"checks": checks})

@@ -32,12 +32,11 @@ async def receive_webhook(provider: str, request: Request) -> Response:
     ctx: ShopContext = request.app.state.ctx
     intake = ctx.intake
     if provider not in intake.verifiers:
-        known = ", ".join(sorted(intake.verifiers)) or "none"
         return error_response(
             404,
             "unknown_provider",
-            f"webhooks for {provider!r} are not configured (configured: {known}); set "
-            "SHOP_STRIPE_WEBHOOK_SECRETS or SHOP_PAYPAL_WEBHOOK_ID to enable a provider",
+            f"webhooks for {provider[:40]!r} are not configured on this service (operators: "
+            "SHOP_STRIPE_WEBHOOK_SECRETS or SHOP_PAYPAL_WEBHOOK_ID enable a provider)",
         )
     try:
         body = await _read_limited(request, provider, intake.max_body_bytes)
@@ -95,5 +94,10 @@ async def metrics(request: Request) -> Response:
             lambda: ctx.metrics.render_prometheus(window_s=ctx.settings.webhook_rate_window_s)
         )
     except (redis.RedisError, OSError) as exc:
-        return error_response(503, "metrics_unavailable", f"counter store unreachable: {exc}")
+        log.warning("metrics: counter store unreachable: %s", exc)
+        return error_response(
+            503,
+            "metrics_unavailable",
+            f"counter store unreachable ({type(exc).__name__}); see the service log",
+        )
     return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -274,3 +274,18 @@ def test_health_reports_each_dependency(client: TestClient) -> None:
     r = client.get("/health")
     assert r.status_code == 200
     assert r.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+def test_health_says_what_is_down_without_its_address_or_user(
+    client: TestClient, ctx: ShopContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse() -> None:
+        raise ConnectionError('connection to "db.internal" (10.1.2.3) failed for user "shop"')
+
+    monkeypatch.setattr(ctx, "check_database", refuse)
+    r = client.get("/health")
+    assert r.status_code == 503
+    assert r.json()["error"]["details"]["checks"]["database"].startswith(
+        "unavailable (ConnectionError)"
+    )
+    assert "db.internal" not in r.text and "10.1.2.3" not in r.text and 'shop\\"' not in r.text
