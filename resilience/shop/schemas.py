@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from resilience.shop.orders import OrderStatus
 
 __all__ = [
+    "ErrorOut",
     "OrderIn",
     "OrderLineIn",
     "OrderLineOut",
@@ -121,3 +122,15 @@ class StockAdjustmentIn(_In):
 
 class PaymentMethodIn(_In):
     method: Slug
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable reason code, e.g. validation_error, overloaded")
+    message: str = Field(description="what is wrong and what to do")
+    details: dict[str, object] = Field(default_factory=dict)
+
+
+class ErrorOut(BaseModel):
+    """Every error answer of the shop."""
+
+    error: ErrorDetail

@@ -16,7 +16,27 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from resilience.errors import ShopError
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["documented", "error_response", "install_error_handlers"]
+
+_MEANING = {
+    400: "malformed JSON, or a webhook refused (bad signature, body, reused delivery)",
+    401: "no bearer token",
+    403: "a wrong token, admin off, or an X-Actor the token may not claim",
+    404: "no such entity, or a provider not configured",
+    409: "the request clashes with the current state",
+    413: "the body is larger than the limit",
+    422: "a field is invalid (each is named)",
+    429: "overloaded: retry after Retry-After seconds",
+    503: "a dependency is down: retry later",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route answers, all of one JSON shape."""
+    from resilience.shop.schemas import ErrorOut
+
+    return {s: {"model": ErrorOut, "description": _MEANING[s]} for s in statuses}
+
 
 log = logging.getLogger(__name__)
 

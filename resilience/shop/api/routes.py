@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from resilience.audit import Actor
 from resilience.shop.api.auth import admin_actor, require_admin
-from resilience.shop.api.errors import error_response
+from resilience.shop.api.errors import documented, error_response
 from resilience.shop.context import ShopContext
 from resilience.shop.orders import OrderStatus
 from resilience.shop.schemas import (
@@ -66,7 +66,7 @@ def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@public.get("/health", response_model=None)
+@public.get("/health", response_model=None, responses=documented(503))
 async def health(ctx: Ctx) -> Response | dict[str, object]:
     """Ready: the database and Redis answer within ``SHOP_HEALTH_TIMEOUT_S``; 503 otherwise."""
     checks: dict[str, str] = {}
@@ -86,7 +86,7 @@ async def health(ctx: Ctx) -> Response | dict[str, object]:
     return error_response(503, "unhealthy", "a dependency is down", {"checks": checks})
 
 
-@public.get("/products")
+@public.get("/products", responses=documented(422))
 def list_products(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -95,12 +95,20 @@ def list_products(
     return ctx.service.list_products(limit=limit, offset=offset)
 
 
-@public.get("/products/{product_id}")
+@public.get("/products/{product_id}", responses=documented(404, 422))
 def get_product(ctx: Ctx, product_id: PathId) -> ProductOut:
     return ctx.service.get_product(product_id)
 
 
-@public.post("/orders", status_code=201, response_model=OrderOut)
+@public.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderOut,
+    responses={
+        200: {"model": OrderOut, "description": "an Idempotency-Key replayed: the first order"},
+        **documented(400, 404, 409, 413, 422, 429),
+    },
+)
 def create_order(
     ctx: Ctx, body: OrderIn, response: Response, idempotency_key: IdempotencyKeyHeader = None
 ) -> OrderOut | Response:
@@ -130,7 +138,7 @@ def create_order(
     return order
 
 
-@public.get("/orders/{order_id}")
+@public.get("/orders/{order_id}", responses=documented(404, 422))
 def get_order(ctx: Ctx, order_id: PathId) -> OrderOut:
     return ctx.service.get_order(order_id)
 
@@ -138,6 +146,7 @@ def get_order(ctx: Ctx, order_id: PathId) -> OrderOut:
 @public.post(
     "/orders/{order_id}/payments",
     dependencies=[Depends(require_admin)],
+    responses=documented(400, 401, 403, 404, 409, 413, 422),
     **audited("payment_recorded"),
 )
 def record_payment(ctx: Ctx, who: Who, order_id: PathId, body: PaymentIn) -> OrderOut:
@@ -145,7 +154,7 @@ def record_payment(ctx: Ctx, who: Who, order_id: PathId, body: PaymentIn) -> Ord
     return ctx.service.record_payment(order_id, body, actor=who)
 
 
-@admin.get("/orders")
+@admin.get("/orders", responses=documented(401, 403, 422))
 def list_orders(
     ctx: Ctx,
     status: OrderStatus | None = None,
@@ -154,21 +163,38 @@ def list_orders(
     return ctx.service.list_orders(status=status, limit=limit)
 
 
-@admin.post("/products", status_code=201, **audited("product_created"))
+@admin.post(
+    "/products",
+    status_code=201,
+    responses=documented(400, 401, 403, 409, 413, 422),
+    **audited("product_created"),
+)
 def create_product(ctx: Ctx, who: Who, body: ProductIn) -> ProductOut:
     return ctx.service.create_product(body, actor=who)
 
 
-@admin.post("/products/{product_id}/stock-adjustments", **audited("stock_adjusted"))
+@admin.post(
+    "/products/{product_id}/stock-adjustments",
+    responses=documented(400, 401, 403, 404, 409, 413, 422),
+    **audited("stock_adjusted"),
+)
 def adjust_stock(ctx: Ctx, who: Who, product_id: PathId, body: StockAdjustmentIn) -> ProductOut:
     return ctx.service.adjust_stock(product_id, body, actor=who)
 
 
-@admin.post("/orders/{order_id}/refunds", **audited("refund_created"))
+@admin.post(
+    "/orders/{order_id}/refunds",
+    responses=documented(400, 401, 403, 404, 409, 413, 422),
+    **audited("refund_created"),
+)
 def refund(ctx: Ctx, who: Who, order_id: PathId, body: RefundIn) -> OrderOut:
     return ctx.service.refund(order_id, body, actor=who)
 
 
-@admin.put("/orders/{order_id}/payment-method", **audited("payment_method_changed"))
+@admin.put(
+    "/orders/{order_id}/payment-method",
+    responses=documented(400, 401, 403, 404, 409, 413, 422),
+    **audited("payment_method_changed"),
+)
 def change_payment_method(ctx: Ctx, who: Who, order_id: PathId, body: PaymentMethodIn) -> OrderOut:
     return ctx.service.change_payment_method(order_id, body.method, actor=who)

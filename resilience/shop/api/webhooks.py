@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 
 from resilience.errors import PayloadInvalid, WebhookRejected
-from resilience.shop.api.errors import error_response
+from resilience.shop.api.errors import documented, error_response
 from resilience.shop.context import ShopContext
 
 __all__ = ["router"]
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 
 
-@router.post("/webhooks/{provider}", response_model=None)
+@router.post("/webhooks/{provider}", response_model=None, responses=documented(400, 404, 413, 503))
 async def receive_webhook(provider: str, request: Request) -> Response:
     """Verify, deduplicate, store and acknowledge one delivery; a job applies it later."""
     ctx: ShopContext = request.app.state.ctx
@@ -85,7 +85,14 @@ async def _read_limited(request: Request, provider: str, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.get("/metrics", response_model=None)
+@router.get(
+    "/metrics",
+    response_model=None,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text"},
+        **documented(503),
+    },
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text: webhook counters by provider and the dedup hit rate."""
     ctx: ShopContext = request.app.state.ctx
