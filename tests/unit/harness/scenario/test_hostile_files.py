@@ -4,10 +4,13 @@ exit 2, fast — never a hang, a traceback or exit 1 (CI would read "the system 
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from harness.cli import EXIT_ERRORED, app
@@ -69,3 +72,79 @@ def test_a_hostile_runbook_is_a_lint_problem_not_a_traceback(tmp_path: Path) -> 
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.exit_code != 0
     assert "not UTF-8 text" in " ".join(result.output.split())
+
+
+# -- whatever the bytes: a verdict of validation, never a traceback --------------------------------
+
+YAMLISH = st.lists(
+    st.sampled_from(
+        [
+            "id: ",
+            "title: ",
+            "services:",
+            "method:",
+            "  - ",
+            "  ",
+            "&a ",
+            "*a ",
+            "!!str ",
+            "!x ",
+            "? ",
+            ": ",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            "'",
+            '"',
+            "#",
+            "---\n",
+            "...\n",
+            "\n",
+            "\t",
+            "|",
+            ">",
+            "%YAML 1.1\n",
+            "\x00",
+            "\ufeff",
+            "x",
+            "1",
+            "1e400",
+            "~",
+            "<<: *a\n",
+        ]
+    ),
+    max_size=60,
+).map("".join)
+HOSTILE_BYTES = st.one_of(st.binary(max_size=400), YAMLISH.map(str.encode))
+FILES = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+
+
+@given(content=HOSTILE_BYTES)
+@FILES
+def test_any_bytes_as_a_scenario_file_are_judged_never_a_traceback(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fuzz.yaml"
+        path.write_bytes(content)
+        result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code in (0, EXIT_ERRORED), result.output
+
+
+@given(front=HOSTILE_BYTES, body=HOSTILE_BYTES)
+@FILES
+def test_any_bytes_as_a_runbook_are_lint_problems_never_a_traceback(
+    front: bytes, body: bytes
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "scenarios").mkdir()
+        (root / "fuzz.md").write_bytes(b"---\n" + front + b"\n---\n" + body)
+        result = CliRunner().invoke(
+            app, ["runbooks", "lint", str(root), "--scenarios", str(root / "scenarios")]
+        )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
