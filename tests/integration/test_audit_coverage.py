@@ -56,6 +56,7 @@ NOT_CRITICAL = {
     "erp sync": "enqueues a sync; the stock it changes is audited as stock_synced",
     "audit log": "read-only",
     "audit verify": "read-only",
+    "audit checkpoint": "writes the chain's head to a file outside the database; changes no row",
     "audit partitions": "storage maintenance; moves rows without changing them",
     "alerts list": "read-only",
     "alerts evaluate": "runs the policy's own round, as workers do; alerts record themselves",

@@ -26,7 +26,10 @@ def create_app(ctx: ShopContext) -> FastAPI:
     app.state.ctx = ctx
     install_error_handlers(app)
     app.add_exception_handler(BodyTooLarge, body_too_large)
-    app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes, exempt=("/webhooks/",))
+    # Read per request from the app's context (built without one, the app still documents).
+    app.add_middleware(
+        BodyLimit, max_bytes=lambda: app.state.ctx.settings.max_body_bytes, exempt=("/webhooks/",)
+    )
     app.include_router(public)
     app.include_router(admin)
     app.include_router(webhooks)

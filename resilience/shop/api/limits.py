@@ -9,7 +9,7 @@ held. Webhook routes stream their own limit (``SHOP_WEBHOOK_MAX_BODY_BYTES``) an
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -46,20 +46,23 @@ async def body_too_large(_request: Request, exc: Exception) -> JSONResponse:
 
 
 class BodyLimit:
-    """ASGI middleware: bodies over ``max_bytes`` are a 413, except under ``exempt`` paths."""
+    """ASGI middleware: bodies over ``max_bytes()`` are a 413, except under ``exempt`` paths."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, exempt: Sequence[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: Callable[[], int], exempt: Sequence[str] = ()
+    ) -> None:
         self._app = app
-        self._max = max_bytes
+        self._max_bytes = max_bytes
         self._exempt = tuple(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or str(scope["path"]).startswith(self._exempt):
             await self._app(scope, receive, send)
             return
+        limit = self._max_bytes()
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self._max:
-            await self._refuse(send)
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
 
@@ -68,14 +71,15 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self._max:
-                    raise BodyTooLarge(self._max)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self._app(scope, counted, send)
 
-    async def _refuse(self, send: Send) -> None:
-        status, body = _answer(self._max)
+    @staticmethod
+    async def _refuse(send: Send, limit: int) -> None:
+        status, body = _answer(limit)
         headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
