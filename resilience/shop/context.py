@@ -24,7 +24,7 @@ from resilience.shop.queues import ShopQueues, protect
 from resilience.shop.service import ShopService, utcnow
 from resilience.shop.settings import ShopSettings
 from resilience.shop.webhook_handlers import ShopWebhookHandlers
-from resilience.webhooks.dedup import RedisSeenStore, SeenStore
+from resilience.webhooks.dedup import NoSeenStore, RedisSeenStore, SeenStore
 from resilience.webhooks.delivery import Verifier
 from resilience.webhooks.handoff import Handoff
 from resilience.webhooks.inbox import Inbox
@@ -108,6 +108,8 @@ class ShopContext:
             socket_connect_timeout=settings.redis_socket_timeout_s,
         )
         owned.append(client.close)
+        if not settings.webhook_dedup_cache:
+            seen = NoSeenStore()
         if seen is None or counters is None:
             seen = seen or RedisSeenStore(client)
             counters = counters or RedisCounterStore(

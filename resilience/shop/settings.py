@@ -137,7 +137,17 @@ class ShopSettings(BaseSettings):
     paypal_cert_cache_ttl_s: float = Field(default=3600.0, gt=0)
     webhook_tolerance_s: float = Field(default=300.0, gt=0)
     webhook_max_body_bytes: int = Field(default=1 << 20, gt=0)
-    webhook_dedup_ttl_s: float = Field(default=300.0, gt=0)
+    webhook_dedup_ttl_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long the anti-loop cache remembers a delivery; never less than "
+        "SHOP_WEBHOOK_TOLERANCE_S, however low this is set",
+    )
+    webhook_dedup_cache: bool = Field(
+        default=True,
+        description="false turns the anti-loop cache off: every delivery reaches the database, "
+        "whose inbox still stores each event once",
+    )
     webhook_metrics_bucket_s: float = Field(default=60.0, gt=0)
     webhook_rate_window_s: float = Field(default=3600.0, gt=0)
     webhook_metrics_flush_s: float = Field(

@@ -24,6 +24,7 @@ import redis
 
 __all__ = [
     "MemorySeenStore",
+    "NoSeenStore",
     "RedisSeenStore",
     "SeenStore",
     "Sighting",
@@ -78,6 +79,13 @@ class MemorySeenStore:
                 return Sighting.REPEAT if known == digest else Sighting.CONFLICT
             self._seen[fingerprint] = (now + ttl_s, digest)
             return Sighting.FIRST
+
+
+class NoSeenStore:
+    """The cache switched off (``SHOP_WEBHOOK_DEDUP_CACHE=false``): every sighting is a first."""
+
+    def sight(self, fingerprint: str, digest: str, ttl_s: float) -> Sighting:
+        return Sighting.FIRST
 
 
 _SIGHT_LUA = resources.files("resilience.webhooks").joinpath("sight.lua").read_text("utf-8")
