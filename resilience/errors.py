@@ -96,6 +96,7 @@ class WebhookRejected(ResilienceError):
     def __init__(self, provider: str, reason: str, message: str) -> None:
         self.provider = provider
         self.reason = reason
+        self.message = message
         super().__init__(f"{provider} webhook rejected ({reason}): {message}")
 
 

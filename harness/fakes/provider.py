@@ -3,9 +3,11 @@ whose failures follow a schedule the harness sets while the scenario runs.
 
     python -m harness.fakes.provider --port 8470 --seed 7
 
-``GET /v1/payment_intents/{id}`` answers ``{"status": "succeeded"}`` and
-``GET /v2/payments/captures/{id}`` answers ``{"status": "COMPLETED"}``, unless the schedule says
-fail. The harness talks to ``/_fake/``: ``POST /_fake/config`` sets the schedule
+``GET /v1/payment_intents/{id}`` answers ``{"status": "succeeded"}``, and
+``GET /v2/payments/captures/{id}`` and ``/v2/payments/refunds/{id}`` answer
+``{"status": "COMPLETED"}``, unless the schedule says fail, or ``POST /_fake/statuses``
+(``{"CAP-1": "DECLINED"}``) set another status for that id. The harness talks to ``/_fake/``:
+``POST /_fake/config`` sets the schedule
 (``{"rate": 0.3}`` — a seeded share of calls fail; or ``{"pattern": "EEO"}`` — cycle through
 E = 500, T = hang ``timeout_s`` then 500, O = ok), ``GET /_fake/stats`` reports what was served
 (the evidence that a fault fired). With ``--cert``, ``GET /_fake/paypal-cert.pem`` serves the
@@ -20,12 +22,17 @@ import threading
 import time
 from http.server import ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from harness.fakes.http import JsonHandler, fake_host, serve_until_stopped
 
 __all__ = ["CERT_PATH", "Schedule", "main", "serve"]
 
-ROUTES = {"/v1/payment_intents/": "succeeded", "/v2/payments/captures/": "COMPLETED"}
+ROUTES = {
+    "/v1/payment_intents/": "succeeded",
+    "/v2/payments/captures/": "COMPLETED",
+    "/v2/payments/refunds/": "COMPLETED",
+}
 
 
 class Schedule:
@@ -68,6 +75,7 @@ def serve(
     port: int, seed: int, host: str = "127.0.0.1", certificate: bytes | None = None
 ) -> ThreadingHTTPServer:
     schedule = Schedule(seed)
+    statuses: dict[str, str] = {}
 
     class Handler(JsonHandler):
         def do_GET(self) -> None:
@@ -81,7 +89,7 @@ def serve(
                 self.end_headers()
                 self.wfile.write(certificate)
                 return
-            for prefix, status in ROUTES.items():
+            for prefix, default in ROUTES.items():
                 if self.path.startswith(prefix):
                     outcome = schedule.next()
                     if outcome == "T":
@@ -89,11 +97,26 @@ def serve(
                     if outcome in "ET":
                         self._send(500, {"error": "injected failure"})
                     else:
-                        self._send(200, {"id": self.path.removeprefix(prefix), "status": status})
+                        ref = unquote(self.path.removeprefix(prefix))
+                        status = statuses.get(ref, default)
+                        self._send(200, {"id": ref, "status": status})
                     return
             self._send(404, {"error": f"no route {self.path}"})
 
         def do_POST(self) -> None:
+            if self.path == "/_fake/statuses":
+                try:
+                    body = self._body()
+                except ValueError:
+                    body = None
+                if not isinstance(body, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in body.items()
+                ):
+                    self._send(400, {"error": 'give {"REF": "STATUS", ...} as strings'})
+                    return
+                statuses.update(body)
+                self._send(200, {"statuses": len(statuses)})
+                return
             if self.path != "/_fake/config":
                 self._send(404, {"error": f"no route {self.path}"})
                 return

@@ -1,6 +1,7 @@
 """``${...}`` references in scenario strings, resolved when a service starts.
 
-``${services.NAME.host|port|url}`` (a ``notify-capture`` service also has ``smtp_port``),
+``${services.NAME.host|port|url}`` (a ``notify-capture`` service also has ``smtp_port``, a
+``fake-provider`` ``paypal_roots``: the PEM of the root its PayPal certificate chains to),
 ``${proxies.NAME.host|port|url}``, ``${run.dir}``,
 ``${run.seed}``, ``${vars.NAME}`` (captured by an earlier http action), ``${env.NAME}`` (the
 harness's environment) and ``${scaled:SECONDS}``

@@ -28,7 +28,7 @@ __all__ = ["FORMS", "reference_problems"]
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _ATTRIBUTES = ("host", "port", "url")
 #: attributes some kinds offer besides host, port and url
-_EXTRA = {"notify-capture": ("smtp_port",)}
+_EXTRA = {"notify-capture": ("smtp_port",), "fake-provider": ("paypal_roots",)}
 FORMS = (
     "${services.NAME.host|port|url}, ${proxies.NAME.host|port|url}, ${vars.NAME}, "
     "${run.dir}, ${run.seed}, ${env.NAME}, ${scaled:SECONDS}"

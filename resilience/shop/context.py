@@ -34,6 +34,7 @@ from resilience.webhooks.paypal import CertificateStore, PayPalVerifier
 from resilience.webhooks.processor import WebhookProcessor
 from resilience.webhooks.provider_api import (
     PAYPAL_PAYMENT_PATH,
+    PAYPAL_REFUND_PATH,
     STRIPE_PAYMENT_PATH,
     ProviderApi,
     ProviderEndpoint,
@@ -281,7 +282,12 @@ def _verifiers(settings: ShopSettings, http_client: httpx.Client) -> dict[str, V
         certificates = CertificateStore(
             allowed_hosts=settings.paypal_hosts(),
             allow_http=settings.paypal_cert_allow_http,
+            roots=settings.paypal_roots(),
+            subject=settings.paypal_cert_subject,
             ttl_s=settings.paypal_cert_cache_ttl_s,
+            failure_ttl_s=settings.paypal_cert_failure_ttl_s,
+            cache_size=settings.paypal_cert_cache_size,
+            fetches_per_min=settings.paypal_cert_fetches_per_min,
             client=http_client,
         )
         verifiers["paypal"] = PayPalVerifier(
@@ -297,5 +303,7 @@ def _endpoints(settings: ShopSettings) -> dict[str, ProviderEndpoint]:
         endpoints["stripe"] = ProviderEndpoint(settings.stripe_api_base, key, STRIPE_PAYMENT_PATH)
     if settings.paypal_api_base:
         token = settings.paypal_api_token.get_secret_value() if settings.paypal_api_token else None
-        endpoints["paypal"] = ProviderEndpoint(settings.paypal_api_base, token, PAYPAL_PAYMENT_PATH)
+        endpoints["paypal"] = ProviderEndpoint(
+            settings.paypal_api_base, token, PAYPAL_PAYMENT_PATH, refund_path=PAYPAL_REFUND_PATH
+        )
     return endpoints

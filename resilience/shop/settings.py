@@ -10,12 +10,17 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from resilience.alerts.policy import Policy, parse_ack_windows, parse_routes
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 __all__ = ["ShopSettings"]
 
@@ -134,7 +139,28 @@ class ShopSettings(BaseSettings):
         default="*.paypal.com", description="comma-separated host patterns for PAYPAL-CERT-URL"
     )
     paypal_cert_allow_http: bool = Field(default=False, description="only for local test servers")
-    paypal_cert_cache_ttl_s: float = Field(default=3600.0, gt=0)
+    paypal_cert_cache_ttl_s: float = Field(
+        default=3600.0, gt=0, description="how long a validated certificate is reused"
+    )
+    paypal_cert_roots: str | None = Field(
+        default=None,
+        description="trust anchors for PayPal's certificate: a PEM file's path or PEM text "
+        "(default: the certifi bundle of public CAs)",
+    )
+    paypal_cert_subject: str = Field(
+        default="messageverificationcerts.paypal.com",
+        min_length=1,
+        description="the DNS name PayPal's signing certificate must carry",
+    )
+    paypal_cert_failure_ttl_s: float = Field(
+        default=60.0, ge=0, description="a certificate URL that failed is not fetched again for"
+    )
+    paypal_cert_cache_size: int = Field(
+        default=32, ge=1, description="certificate URLs remembered (least recently used go)"
+    )
+    paypal_cert_fetches_per_min: int = Field(
+        default=60, ge=1, description="certificate fetches a minute; beyond, deliveries get 503"
+    )
     webhook_tolerance_s: float = Field(default=300.0, gt=0)
     webhook_max_body_bytes: int = Field(default=1 << 20, gt=0)
     webhook_dedup_ttl_s: float = Field(
@@ -278,6 +304,8 @@ class ShopSettings(BaseSettings):
             )
         self.alert_policy()  # raises naming a bad severity or channel
         self.operators()  # raises naming a malformed entry
+        if self.paypal_cert_roots is not None:
+            self.paypal_roots()  # raises naming an unreadable file or text without a certificate
         if self.critical_queue == self.orders_queue:
             raise ValueError(
                 f"SHOP_CRITICAL_QUEUE={self.critical_queue!r} is the throttled orders queue; "
@@ -333,6 +361,34 @@ class ShopSettings(BaseSettings):
 
     def paypal_hosts(self) -> list[str]:
         return [h.strip() for h in self.paypal_cert_hosts.split(",") if h.strip()]
+
+    def paypal_roots(self) -> Sequence[Certificate] | None:
+        """The configured trust anchors (None: the default bundle); ValueError names the
+        problem."""
+        spec = self.paypal_cert_roots
+        if spec is None:
+            return None
+        from resilience.webhooks.paypal import load_roots  # cryptography only when configured
+
+        text = spec.strip()
+        if text.startswith("-----BEGIN"):
+            source, pem = "the PEM text given", text.encode()
+        else:
+            source = text
+            try:
+                pem = Path(text).read_bytes()
+            except OSError as exc:
+                raise ValueError(
+                    f"SHOP_PAYPAL_CERT_ROOTS={text!r}: cannot read it ({exc.strerror}); give a "
+                    "PEM file's path or the PEM text itself"
+                ) from None
+        try:
+            return load_roots(pem)
+        except ValueError:
+            raise ValueError(
+                f"SHOP_PAYPAL_CERT_ROOTS: {source} holds no PEM certificate "
+                "(-----BEGIN CERTIFICATE----- ...)"
+            ) from None
 
 
 RESERVED_ACTORS = ("system", "webhooks", "worker", "scheduler")

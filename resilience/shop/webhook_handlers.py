@@ -1,8 +1,9 @@
 """What Stripe and PayPal events do to the shop's orders.
 
 Each handler reads the order id the shop put into the payment (Stripe ``metadata.order_id``,
-PayPal ``custom_id``), confirms a success with the provider's API when one is configured, and
-calls an idempotent service method, so duplicates and out-of-order events are harmless.
+PayPal ``custom_id``), confirms it with the provider's API when one is configured (a Stripe
+success; every PayPal capture, denial and refund), and calls an idempotent service method, so
+duplicates and out-of-order events are harmless.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ from resilience.webhooks.processor import Handler, StoredEvent
 from resilience.webhooks.provider_api import ProviderApi
 
 __all__ = ["ShopWebhookHandlers"]
+
+# What the provider's API must report before an event is applied. PayPal signs a body only
+# through its CRC32, so with the API configured no PayPal event changes state unconfirmed.
+STRIPE_SUCCEEDED = frozenset({"succeeded"})
+#: a capture later refunded still completed
+PAYPAL_CAPTURED = frozenset({"COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED"})
+PAYPAL_DENIED = frozenset({"DECLINED", "FAILED"})
+#: PAYMENT.CAPTURE.REFUNDED carries the refund; its own status
+PAYPAL_REFUNDED = frozenset({"COMPLETED"})
 
 
 def _dig(document: Mapping[str, Any], *path: str) -> Any:
@@ -67,13 +77,17 @@ class ShopWebhookHandlers:
             ("paypal", "PAYMENT.CAPTURE.REFUNDED"): self.paypal_capture_refunded,
         }
 
-    def _confirm(self, provider: str, ref: str, expected: str) -> None:
+    def _confirm(
+        self, provider: str, ref: str, expected: frozenset[str], *, refund: bool = False
+    ) -> None:
         if not self._api.configured(provider):
             return
-        status = self._api.payment_status(provider, ref)
-        if status != expected:
+        lookup = self._api.refund_status if refund else self._api.payment_status
+        status = lookup(provider, ref)
+        if status not in expected:
             raise NotYetApplicable(
-                f"{provider} reports payment {ref} as {status!r}, not {expected!r}"
+                f"{provider} reports {'refund' if refund else 'payment'} {ref} as {status!r}, "
+                f"not {' or '.join(sorted(expected))}"
             )
 
     # -- Stripe ------------------------------------------------------------------------------
@@ -87,7 +101,7 @@ class ShopWebhookHandlers:
 
     def stripe_payment_succeeded(self, event: StoredEvent) -> str:
         order_id, ref, method = self._stripe_intent(event)
-        self._confirm("stripe", ref, "succeeded")
+        self._confirm("stripe", ref, STRIPE_SUCCEEDED)
         return self._service.apply_provider_payment(
             order_id, PaymentIn(provider="stripe", method=method, succeeded=True, provider_ref=ref)
         )
@@ -121,7 +135,7 @@ class ShopWebhookHandlers:
 
     def paypal_capture_completed(self, event: StoredEvent) -> str:
         order_id, ref = self._paypal_capture(event)
-        self._confirm("paypal", ref, "COMPLETED")
+        self._confirm("paypal", ref, PAYPAL_CAPTURED)
         return self._service.apply_provider_payment(
             order_id,
             PaymentIn(provider="paypal", method="paypal", succeeded=True, provider_ref=ref),
@@ -129,6 +143,7 @@ class ShopWebhookHandlers:
 
     def paypal_capture_denied(self, event: StoredEvent) -> str:
         order_id, ref = self._paypal_capture(event)
+        self._confirm("paypal", ref, PAYPAL_DENIED)
         return self._service.apply_provider_payment(
             order_id,
             PaymentIn(provider="paypal", method="paypal", succeeded=False, provider_ref=ref),
@@ -137,6 +152,7 @@ class ShopWebhookHandlers:
     def paypal_capture_refunded(self, event: StoredEvent) -> str:
         order_id, ref = self._paypal_capture(event)
         amount = _cents(_dig(event.document, "resource", "amount", "value"), "amount.value")
+        self._confirm("paypal", ref, PAYPAL_REFUNDED, refund=True)
         return self._service.apply_provider_refund(
             order_id,
             provider_ref=f"paypal:{ref}",

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from tenacity import RetryCallState, wait_random_exponential
@@ -26,16 +27,19 @@ class ProviderEndpoint:
         token: bearer token (secret key) or ``None``.
         payment_path: path of a payment's status, with ``{ref}``.
         status_field: JSON field of the status in the answer.
+        refund_path: path of a refund's status, with ``{ref}`` (None: refunds not looked up).
     """
 
     base_url: str
     token: str | None
     payment_path: str
     status_field: str = "status"
+    refund_path: str | None = None
 
 
 STRIPE_PAYMENT_PATH = "/v1/payment_intents/{ref}"
 PAYPAL_PAYMENT_PATH = "/v2/payments/captures/{ref}"
+PAYPAL_REFUND_PATH = "/v2/payments/refunds/{ref}"
 
 
 class ProviderApi:
@@ -82,15 +86,32 @@ class ProviderApi:
         Raises:
             ProviderApiError: the call failed on every attempt, or with a non-retryable answer.
         """
+        endpoint = self._endpoint(provider, "payment_status")
+        return self._status(provider, "payment_status", endpoint, endpoint.payment_path, ref)
+
+    def refund_status(self, provider: str, ref: str) -> str:
+        """The provider's status of refund ``ref`` (PayPal: ``COMPLETED``, ``PENDING``...)."""
+        endpoint = self._endpoint(provider, "refund_status")
+        if endpoint.refund_path is None:
+            raise ProviderApiError(provider, "refund_status", 0, "no refund path configured")
+        return self._status(provider, "refund_status", endpoint, endpoint.refund_path, ref)
+
+    def _endpoint(self, provider: str, operation: str) -> ProviderEndpoint:
         endpoint = self._endpoints.get(provider)
         if endpoint is None:
-            raise ProviderApiError(provider, "payment_status", 0, "no API endpoint configured")
-        url = endpoint.base_url.rstrip("/") + endpoint.payment_path.format(ref=ref)
-        document = self._get_json(provider, "payment_status", url, endpoint.token)
-        status = document.get(endpoint.status_field)
+            raise ProviderApiError(provider, operation, 0, "no API endpoint configured")
+        return endpoint
+
+    def _status(
+        self, provider: str, operation: str, endpoint: ProviderEndpoint, path: str, ref: str
+    ) -> str:
+        # The ref comes from an event body: one path segment, never a way around the path.
+        url = endpoint.base_url.rstrip("/") + path.format(ref=quote(ref, safe=""))
+        document = self._get_json(provider, operation, url, endpoint.token)
+        status = document.get(endpoint.status_field) if isinstance(document, dict) else None
         if not isinstance(status, str):
             raise ProviderApiError(
-                provider, "payment_status", 1, f"answer has no string {endpoint.status_field!r}"
+                provider, operation, 1, f"answer has no string {endpoint.status_field!r}"
             )
         return status
 

@@ -1,6 +1,7 @@
 """Fakes for tests of webhook handling, shipped so users can test their own integration.
 
-- :func:`paypal_identity`: a key pair and a self-signed certificate to sign PayPal deliveries.
+- :func:`paypal_identity`: a key pair, its certificate and the test root that issued it, to
+  sign PayPal deliveries.
 - :func:`stripe_event`, :func:`paypal_event`: event bodies shaped like the providers'.
 - :class:`FakeProvider`: a provider's API and certificate host as a plain function of an
   ``httpx.Request`` (use it with ``httpx.MockTransport``), which :meth:`FakeProvider.serve` also
@@ -24,9 +25,9 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from resilience.webhooks.paypal import certificate_pem
+from resilience.webhooks.paypal import SUBJECT, certificate_pem
 
 __all__ = ["FakeProvider", "PayPalIdentity", "paypal_event", "paypal_identity", "stripe_event"]
 
@@ -35,35 +36,80 @@ CERT_PATH = "/certs/paypal.pem"
 
 @dataclass(frozen=True)
 class PayPalIdentity:
+    """A signing key, its certificate, and the test root that issued it (the trust anchor to
+    give :class:`~resilience.webhooks.paypal.CertificateStore` as ``roots``)."""
+
     private_key: rsa.RSAPrivateKey
     certificate: x509.Certificate
+    root: x509.Certificate
 
     @property
     def pem(self) -> bytes:
+        """What a certificate URL serves: the signing certificate."""
         return certificate_pem(self.certificate)
+
+    @property
+    def root_pem(self) -> bytes:
+        return certificate_pem(self.root)
 
 
 def paypal_identity(
-    common_name: str = "messageverificationcerts.paypal.com",
+    common_name: str = SUBJECT,
     *,
     valid_from: datetime | None = None,
     valid_days: int = 30,
 ) -> PayPalIdentity:
-    """A fresh RSA key and a self-signed certificate for it."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    """A fresh RSA key and a certificate for ``common_name`` issued by a fresh test root."""
     start = valid_from or datetime.now(UTC) - timedelta(days=1)
+    end = start + timedelta(days=valid_days)
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "resilience test root")])
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_usage(cert_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), False)
+        .sign(root_key, hashes.SHA256())
+    )
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(root_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=valid_days))
-        .sign(key, hashes.SHA256())
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False
+        )
+        .sign(root_key, hashes.SHA256())
     )
-    return PayPalIdentity(key, cert)
+    return PayPalIdentity(key, cert, root)
+
+
+def _usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not cert_sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def stripe_event(event_type: str, obj: Mapping[str, Any], *, event_id: str | None = None) -> bytes:
@@ -100,7 +146,8 @@ class FakeProvider:
     Parameters:
         failure_rate: share of API calls answered 500 (certificate fetches never fail).
         seed: seed of the failure draws, so a run can be repeated.
-        statuses: payment ref -> status to report (default: ``succeeded``/``COMPLETED``).
+        statuses: payment or refund ref -> status to report (default: ``succeeded`` for Stripe,
+            ``COMPLETED`` for PayPal captures and refunds).
         certificate_pem: what ``GET /certs/paypal.pem`` serves.
     """
 
@@ -140,6 +187,7 @@ class FakeProvider:
         for prefix, default in (
             ("/v1/payment_intents/", "succeeded"),
             ("/v2/payments/captures/", "COMPLETED"),
+            ("/v2/payments/refunds/", "COMPLETED"),
         ):
             if path.startswith(prefix):
                 ref = path.removeprefix(prefix)

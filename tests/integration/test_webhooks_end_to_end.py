@@ -35,7 +35,7 @@ PAYPAL_WEBHOOK_ID = "WH-INTEGRATION"
 
 @pytest.fixture
 def paypal() -> PayPalIdentity:
-    return paypal_identity(common_name="127.0.0.1")
+    return paypal_identity()
 
 
 @pytest.fixture
@@ -47,7 +47,11 @@ def provider(paypal: PayPalIdentity) -> Iterator[tuple[FakeProvider, str]]:
 
 @pytest.fixture
 def stack(
-    tmp_path: Path, postgres_url: str, redis_url: str, provider: tuple[FakeProvider, str]
+    tmp_path: Path,
+    postgres_url: str,
+    redis_url: str,
+    provider: tuple[FakeProvider, str],
+    paypal: PayPalIdentity,
 ) -> Iterator[ShopStack]:
     _, url = provider
     with shop_stack(
@@ -60,6 +64,7 @@ def stack(
         SHOP_PAYPAL_API_BASE=url,
         SHOP_PAYPAL_CERT_HOSTS="127.0.0.1",
         SHOP_PAYPAL_CERT_ALLOW_HTTP="true",
+        SHOP_PAYPAL_CERT_ROOTS=paypal.root_pem.decode(),
         SHOP_WEBHOOK_MAX_ATTEMPTS="3",
         SHOP_WEBHOOK_MIN_BACKOFF_MS="20",
         SHOP_WEBHOOK_MAX_BACKOFF_MS="200",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from harness.fakes.identity import signing_identity
+from harness.fakes.identity import SigningIdentity, signing_identity
 from harness.provision.backend import RunningService, Stack
 from harness.provision.kinds import (
     ALL_INTERFACES,
@@ -32,38 +32,45 @@ def argv(python: str, host: str, port: int, seed: int, cert: str) -> list[str]:
     ]
 
 
+def _extra(identity: SigningIdentity) -> dict[str, str]:
+    """``${services.NAME.paypal_roots}``: the PEM of the root that issued the fake's PayPal
+    certificate, for the system's trust anchors (``SHOP_PAYPAL_CERT_ROOTS`` in the shop)."""
+    return {"paypal_roots": identity.root_pem()}
+
+
 class FakeProviderKind:
     image_role = "harness"
 
     def local(self, start: KindStart, host: LocalHost, stack: Stack) -> RunningService:
         port = free_port(HOST)
-        key_path, cert_path = signing_identity(start.directory)
-        endpoint = Endpoint(HOST, port, f"http://{HOST}:{port}")
+        identity = signing_identity(start.directory)
+        endpoint = Endpoint(HOST, port, f"http://{HOST}:{port}", extra=_extra(identity))
         stats = f"{endpoint.url}/_fake/stats"
         process = start_fake(
             start.name,
-            argv(sys.executable, HOST, port, start.seed, str(cert_path)),
+            argv(sys.executable, HOST, port, start.seed, str(identity.cert)),
             start.directory,
             lambda: http_ok(stats),
             f"GET {stats} answers",
         )
-        files = {"paypal_key": key_path, "paypal_cert": cert_path}
+        files = {"paypal_key": identity.key, "paypal_cert": identity.cert}
         return RunningService(
             start.name, "fake-provider", endpoint, process.log_path, process, files=files
         )
 
     def container(self, start: KindStart, host: ContainerHost) -> ContainerSpec:
-        key_path, cert_path = signing_identity(start.directory)
+        identity = signing_identity(start.directory)
+        extra, cert = _extra(identity), identity.cert.name
         return ContainerSpec(
-            argv("python", ALL_INTERFACES, APP_PORT, start.seed, f"{FILES_DIR}/{cert_path.name}"),
+            argv("python", ALL_INTERFACES, APP_PORT, start.seed, f"{FILES_DIR}/{cert}"),
             {},
             [APP_PORT],
-            Endpoint(start.name, APP_PORT, f"http://{start.name}:{APP_PORT}"),
-            lambda p: Endpoint(HOST, p[APP_PORT], f"http://{HOST}:{p[APP_PORT]}"),
+            Endpoint(start.name, APP_PORT, f"http://{start.name}:{APP_PORT}", extra=extra),
+            lambda p: Endpoint(HOST, p[APP_PORT], f"http://{HOST}:{p[APP_PORT]}", extra=extra),
             lambda e, c: http_ok(f"{e.url}/_fake/stats"),
             "GET /_fake/stats answers",
             volumes=[(str(start.directory.resolve()), FILES_DIR, "ro")],
-            files={"paypal_key": key_path, "paypal_cert": cert_path},
+            files={"paypal_key": identity.key, "paypal_cert": identity.cert},
         )
 
 

@@ -66,6 +66,15 @@ def test_fake_provider_over_http() -> None:
             "errors": 1,
             "timeouts": 0,
         }
+        assert httpx.post(f"{base}/_fake/config", json={}).status_code == 200
+        assert httpx.get(f"{base}/v2/payments/refunds/R1").json()["status"] == "COMPLETED"
+        assert httpx.post(f"{base}/_fake/statuses", json={"C 2": "DECLINED"}).status_code == 200
+        assert httpx.get(f"{base}/v2/payments/captures/C%202").json() == {
+            "id": "C 2",
+            "status": "DECLINED",
+        }
+        for bad in (b"[1]", b"{", b'{"C3": 4}'):
+            assert httpx.post(f"{base}/_fake/statuses", content=bad).status_code == 400
     finally:
         server.shutdown()
         server.server_close()
@@ -118,11 +127,11 @@ def test_paypal_deliveries_verify_with_the_shops_verifier(tmp_path: Path) -> Non
     # The harness never imports the system; its tests may check the two agree.
     from harness.fakes.identity import load_key, signing_identity
     from harness.fakes.webhooks import PayPalSigner
-    from resilience.webhooks.paypal import CertificateStore, PayPalVerifier
+    from resilience.webhooks.paypal import CertificateStore, PayPalVerifier, load_roots
 
-    key_path, cert_path = signing_identity(tmp_path)
+    identity = signing_identity(tmp_path)
     url = "http://127.0.0.1:9/_fake/paypal-cert.pem"
-    signer = PayPalSigner(load_key(key_path), url, "WH-1")
+    signer = PayPalSigner(load_key(identity.key), url, "WH-1")
     events = [{"id": "WH-EVT-1", "type": "PAYMENT.CAPTURE.COMPLETED", "object": {"id": "C1"}}]
     plan = plan_deliveries(
         events,
@@ -133,10 +142,11 @@ def test_paypal_deliveries_verify_with_the_shops_verifier(tmp_path: Path) -> Non
         bad_signatures=1,
         rng=random.Random(0),
     )
-    pem = cert_path.read_bytes()
+    pem = identity.cert.read_bytes()
     store = CertificateStore(
         allowed_hosts=["127.0.0.1"],
         allow_http=True,
+        roots=load_roots(identity.root.read_bytes()),  # the shop trusts the fake's root only
         client=httpx.Client(
             transport=httpx.MockTransport(lambda _r: httpx.Response(200, content=pem))
         ),

@@ -37,7 +37,7 @@ def provider(paypal: PayPalIdentity) -> FakeProvider:
 
 
 @pytest.fixture
-def settings(sqlite_url: str) -> ShopSettings:
+def settings(sqlite_url: str, paypal: PayPalIdentity) -> ShopSettings:
     return ShopSettings(
         database_url=sqlite_url,
         admin_token=ADMIN_TOKEN,
@@ -45,6 +45,7 @@ def settings(sqlite_url: str) -> ShopSettings:
         job_max_backoff_ms=50,
         stripe_webhook_secrets=STRIPE_SECRET,
         paypal_webhook_id=PAYPAL_WEBHOOK_ID,
+        paypal_cert_roots=paypal.root_pem.decode(),
         stripe_api_base="https://api.stripe.com",
         paypal_api_base="https://api.paypal.com",
         webhook_min_backoff_ms=10,

@@ -224,6 +224,63 @@ def test_paypal_capture_and_partial_refund(
     assert (order["status"], order["refunded_cents"]) == ("partially_refunded", 1250)
 
 
+@pytest.mark.parametrize(
+    ("event_type", "resource", "api_says", "untouched"),
+    [
+        # Each a forged PayPal event (CRC32 collides, signature genuine): the API knows better.
+        ("PAYMENT.CAPTURE.COMPLETED", {"id": "CAP-F1"}, {"CAP-F1": "DECLINED"}, "pending"),
+        ("PAYMENT.CAPTURE.DENIED", {"id": "CAP-F2"}, {"CAP-F2": "COMPLETED"}, "pending"),
+    ],
+    ids=["capture-declined-at-paypal", "denial-of-a-completed-capture"],
+)
+def test_paypal_events_paypal_does_not_confirm_are_never_applied(
+    client: TestClient,
+    ctx: ShopContext,
+    worker: dramatiq.Worker,
+    paypal: PayPalIdentity,
+    provider: FakeProvider,
+    event_type: str,
+    resource: dict[str, str],
+    api_says: dict[str, str],
+    untouched: str,
+) -> None:
+    order_id = new_order(client)
+    provider.statuses.update(api_says)
+    event = paypal_event(event_type, {**resource, "custom_id": str(order_id)}, event_id="WH-F")
+    assert send_paypal(client, paypal, event).json()["status"] == "accepted"
+    drain(ctx, worker)
+    assert client.get(f"/orders/{order_id}").json()["status"] == untouched
+    failures = ctx.processor.failures()
+    assert [f.event_id for f in failures] == ["WH-F"]
+    assert f"as {next(iter(api_says.values()))!r}" in failures[0].error_message
+
+
+def test_a_paypal_refund_paypal_does_not_report_is_never_applied(
+    client: TestClient,
+    ctx: ShopContext,
+    worker: dramatiq.Worker,
+    paypal: PayPalIdentity,
+    provider: FakeProvider,
+) -> None:
+    order_id = new_order(client, quantity=2, price=1250)
+    capture = paypal_event(
+        "PAYMENT.CAPTURE.COMPLETED", {"id": "CAP-R", "custom_id": str(order_id)}, event_id="WH-C"
+    )
+    send_paypal(client, paypal, capture)
+    drain(ctx, worker)
+    provider.statuses["REF-FORGED"] = "FAILED"
+    refund = paypal_event(
+        "PAYMENT.CAPTURE.REFUNDED",
+        {"id": "REF-FORGED", "custom_id": str(order_id), "amount": {"value": "12.50"}},
+        event_id="WH-R",
+    )
+    send_paypal(client, paypal, refund, tid="T2")
+    drain(ctx, worker)
+    order = client.get(f"/orders/{order_id}").json()
+    assert (order["status"], order["refunded_cents"]) == ("fulfilled", 0)
+    assert "refund REF-FORGED as 'FAILED'" in ctx.processor.failures()[0].error_message
+
+
 def test_provider_api_failures_exhaust_into_a_dead_letter_then_replay(
     client: TestClient, ctx: ShopContext, worker: dramatiq.Worker, provider: FakeProvider
 ) -> None:
