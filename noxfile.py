@@ -58,6 +58,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.report_render")
     session.run("python", "-m", "benchmarks.provisioning")
     session.run("python", "-m", "benchmarks.chaos_suite")
+    session.run("python", "-m", "benchmarks.cli_startup")
 
 
 @nox.session

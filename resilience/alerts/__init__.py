@@ -6,7 +6,32 @@ inhibition (a P0 mutes the P1s it explains) and silences, so a storm of failures
 SMTP adapters whose failures are recorded, never raised); :mod:`.policy` reads the routing.
 """
 
-from resilience.alerts.engine import Escalation, Signal
-from resilience.alerts.policy import Channel, Policy, Severity
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from resilience.alerts.engine import Escalation, Signal
+    from resilience.alerts.policy import Channel, Policy, Severity
 
 __all__ = ["Channel", "Escalation", "Policy", "Severity", "Signal"]
+
+# Imported on first use: the engine pulls in SQLAlchemy and httpx, which reading the policy
+# (every `shop` command's settings) does not need.
+_HOMES = {
+    "Escalation": "resilience.alerts.engine",
+    "Signal": "resilience.alerts.engine",
+    "Channel": "resilience.alerts.policy",
+    "Policy": "resilience.alerts.policy",
+    "Severity": "resilience.alerts.policy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -5,7 +5,27 @@ database transaction, each row chained to the previous one by a hash (HMAC when 
 partitioned by month (:mod:`.partitions`) and refuses UPDATE, DELETE and TRUNCATE itself.
 """
 
-from resilience.audit.models import AuditLog
-from resilience.audit.trail import Actor, AuditEntry, AuditTrail, Verification
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from resilience.audit.models import AuditLog
+    from resilience.audit.trail import Actor, AuditEntry, AuditTrail, Verification
 
 __all__ = ["Actor", "AuditEntry", "AuditLog", "AuditTrail", "Verification"]
+
+# Imported on first use: the trail pulls in SQLAlchemy, which `shop --help` does not need.
+_HOMES = {"AuditLog": "resilience.audit.models"} | dict.fromkeys(
+    ("Actor", "AuditEntry", "AuditTrail", "Verification"), "resilience.audit.trail"
+)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -40,8 +40,10 @@ from resilience.shop.cli_support import (
 )
 from resilience.shop.cli_webhooks import webhooks_app
 from resilience.shop.orders import OrderStatus
-from resilience.shop.schemas import OrderOut, ProductIn
-from resilience.shop.settings import ShopSettings
+
+if TYPE_CHECKING:
+    from resilience.shop.schemas import OrderOut
+    from resilience.shop.settings import ShopSettings
 
 __all__ = ["app", "main"]
 
@@ -312,6 +314,8 @@ def products_add(
     """Create a product (audited: product_created)."""
     settings = load_settings()
     try:
+        from resilience.shop.schemas import ProductIn  # pydantic models: not for --help
+
         data = ProductIn(sku=sku, name=name, price_cents=price_cents, stock=stock)
     except ValidationError as exc:
         fail("; ".join(f"--{e['loc'][0]}: {e['msg']}".replace("_", "-") for e in exc.errors()))

@@ -16,18 +16,17 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from resilience import __version__
-from resilience.audit import Actor
 from resilience.errors import ConfigurationError, ShopError
 from resilience.shop.durations import parse_duration
-from resilience.shop.settings import ShopSettings, is_reserved_actor
 
 if TYPE_CHECKING:
     import redis
 
+    from resilience.audit import Actor
     from resilience.shop.context import ShopContext
+    from resilience.shop.settings import ShopSettings
 
 __all__ = [
     "ActorOption",
@@ -57,6 +56,9 @@ ActorOption = Annotated[
 
 
 def operator(name: str | None = None) -> Actor:
+    from resilience.audit.trail import Actor
+    from resilience.shop.settings import is_reserved_actor
+
     """The audit trail's actor for a CLI command: ``--actor``, ``$SHOP_OPERATOR`` or the login."""
     who = (name or "").strip()
     if not who:
@@ -80,6 +82,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def load_settings() -> ShopSettings:
+    from resilience.shop.settings import ShopSettings  # pydantic-settings: not for --help
+
     try:
         return ShopSettings()
     except ValidationError as exc:
@@ -108,6 +112,8 @@ def redacted_url(url: str) -> str:
 @contextmanager
 def errors_to_exit(settings: ShopSettings) -> Iterator[None]:
     """Map library errors to one-line messages and exit codes at the CLI boundary."""
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError  # not for `shop --help`
+
     try:
         yield
     except ShopError as exc:
