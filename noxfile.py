@@ -59,6 +59,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.provisioning")
     session.run("python", "-m", "benchmarks.chaos_suite")
     session.run("python", "-m", "benchmarks.cli_startup")
+    session.install("chaostoolkit", "chaostoolkit-toxiproxy")  # the tool compared side by side
+    session.run("python", "-m", "benchmarks.chaostoolkit_compare")
 
 
 @nox.session
