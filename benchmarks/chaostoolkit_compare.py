@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from harness.provision.binaries import find_binary
-from harness.provision.process import free_port
+from harness.provision.process import ManagedProcess, free_port, http_ok
 
 HOST = "127.0.0.1"
 
@@ -96,61 +95,54 @@ def experiment(api: str, toxiproxy_port: int, cut_s: float) -> dict[str, object]
     }
 
 
-def wait_for(url: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not answer within {timeout_s:g} s")
-
-
 @contextlib.contextmanager
 def stack(directory: Path) -> Iterator[tuple[str, int]]:
     """Redis, Toxiproxy with a ``cache`` proxy in front of it, and the shop: (api URL, toxiproxy
-    port). Everything started here is stopped on the way out."""
+    port). Everything started here is stopped on the way out (and by the reaper if this dies)."""
     redis_port, toxi_port, cache_port, api_port = (free_port() for _ in range(4))
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[ManagedProcess] = []
 
-    def start(argv: list[str], env: dict[str, str] | None = None) -> None:
-        log = (directory / f"{Path(argv[0]).name}.log").open("wb")
-        processes.append(
-            subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory)
-        )
+    def start(name: str, argv: list[str], ready_url: str | None, **env: str) -> None:
+        process = ManagedProcess(name, argv, log_path=directory / f"{name}.log", env=env)
+        processes.append(process)
+        process.start()
+        if ready_url is not None:
+            process.wait_ready(lambda: http_ok(ready_url), timeout_s=30, describe=ready_url)
 
+    toxiproxy = f"http://{HOST}:{toxi_port}"
     try:
-        start([str(find_binary("redis-server")), "--port", str(redis_port), "--save", ""])
-        start([str(find_binary("toxiproxy-server")), "-host", HOST, "-port", str(toxi_port)])
-        wait_for(f"http://{HOST}:{toxi_port}/version")
+        start(
+            "redis",
+            [str(find_binary("redis-server")), "--port", str(redis_port), "--save", ""],
+            None,
+        )
+        start(
+            "toxiproxy",
+            [str(find_binary("toxiproxy-server")), "-host", HOST, "-port", str(toxi_port)],
+            f"{toxiproxy}/version",
+        )
         httpx.post(
-            f"http://{HOST}:{toxi_port}/proxies",
+            f"{toxiproxy}/proxies",
             json={
                 "name": "cache",
                 "listen": f"{HOST}:{cache_port}",
                 "upstream": f"{HOST}:{redis_port}",
             },
         ).raise_for_status()
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{directory}/shop.db",
-            "REDIS_URL": f"redis://{HOST}:{cache_port}/0",
-            "SHOP_REDIS_SOCKET_TIMEOUT_S": "0.5",
-            "SHOP_HEALTH_TIMEOUT_S": "1",
-        }
-        start(["shop", "serve", "--migrate", "--port", str(api_port)], env)
         api = f"http://{HOST}:{api_port}"
-        wait_for(f"{api}/health/live")
+        start(
+            "api",
+            ["shop", "serve", "--migrate", "--port", str(api_port)],
+            f"{api}/health/live",
+            DATABASE_URL=f"sqlite:///{directory}/shop.db",
+            REDIS_URL=f"redis://{HOST}:{cache_port}/0",
+            SHOP_REDIS_SOCKET_TIMEOUT_S="0.5",
+            SHOP_HEALTH_TIMEOUT_S="1",
+        )
         yield api, toxi_port
     finally:
         for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.stop()
 
 
 def run_chaostoolkit(chaos: str, directory: Path, api: str, toxi_port: int, cut_s: float) -> float:

@@ -8,8 +8,9 @@ SMTP adapters whose failures are recorded, never raised); :mod:`.policy` reads t
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from resilience.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from resilience.alerts.engine import Escalation, Signal
@@ -28,10 +29,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _HOMES)

@@ -7,8 +7,9 @@ partitioned by month (:mod:`.partitions`) and refuses UPDATE, DELETE and TRUNCAT
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from resilience.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from resilience.audit.models import AuditLog
@@ -22,10 +23,4 @@ _HOMES = {"AuditLog": "resilience.audit.models"} | dict.fromkeys(
 )
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _HOMES)

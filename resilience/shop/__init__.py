@@ -7,7 +7,9 @@ CLI (``shop``). The harness never imports it; it drives it through HTTP, SQL, Re
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from resilience.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from resilience.shop.context import ShopContext
@@ -16,15 +18,9 @@ if TYPE_CHECKING:
 __all__ = ["ShopContext", "ShopSettings"]
 
 
-def __getattr__(name: str) -> Any:
-    # Imported on first use: the composition root pulls in FastAPI, Dramatiq and the webhook
-    # stack, which `shop db ...` and other light commands do not need (1.6 s of start-up).
-    if name == "ShopContext":
-        from resilience.shop.context import ShopContext
-
-        return ShopContext
-    if name == "ShopSettings":
-        from resilience.shop.settings import ShopSettings
-
-        return ShopSettings
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Imported on first use: the composition root pulls in FastAPI, Dramatiq and the webhook
+# stack, which `shop db ...` and other light commands do not need (1.6 s of start-up).
+__getattr__ = lazy_attributes(
+    __name__,
+    {"ShopContext": "resilience.shop.context", "ShopSettings": "resilience.shop.settings"},
+)
