@@ -13,10 +13,11 @@ from harness.errors import FaultError
 from harness.provision.backend import Outcome, RunningService, Stack
 from harness.provision.kinds import HOST, KINDS, KindStart
 from harness.provision.process import ManagedProcess, free_port
-from harness.provision.servers import PostgresTemplate
+from harness.provision.servers import PORT_ATTEMPTS, PostgresTemplate
 from harness.provision.templates import Endpoint, TemplateContext
 from harness.provision.waves import WaveProvisioner
 from harness.scenario.model import Scenario
+from harness.toxiproxy import ToxiproxyClient, ToxiproxyError
 
 __all__ = ["LocalProvisioner", "ProcessControl"]
 
@@ -184,12 +185,24 @@ class LocalProvisioner(WaveProvisioner):
             upstream = stack.services.get(proxy.upstream)
             if name in stack.proxies or upstream is None:
                 continue
-            listen_port = free_port(HOST)
-            stack.toxiproxy.create_proxy(
-                name, listen=f"{HOST}:{listen_port}", upstream=f"{HOST}:{upstream.endpoint.port}"
+            listen_port = self._create_proxy(
+                stack.toxiproxy, name, f"{HOST}:{upstream.endpoint.port}"
             )
             url = upstream.endpoint.url.replace(f":{upstream.endpoint.port}", f":{listen_port}", 1)
             stack.proxies[name] = Endpoint(HOST, listen_port, url)
+
+    @staticmethod
+    def _create_proxy(toxiproxy: ToxiproxyClient, name: str, upstream: str) -> int:
+        """Create the proxy on a free port; a new port if another listener took it meanwhile."""
+        for attempt in range(PORT_ATTEMPTS):
+            listen_port = free_port(HOST)
+            try:
+                toxiproxy.create_proxy(name, listen=f"{HOST}:{listen_port}", upstream=upstream)
+                return listen_port
+            except ToxiproxyError as exc:
+                if "in use" not in str(exc).lower() or attempt == PORT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def _stop_one(self, name: str, stack: Stack) -> str | None:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,16 +28,50 @@ from harness.provision.reaper import Reaper
 __all__ = ["ManagedProcess", "free_port", "http_ok", "port_is_open"]
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LISTEN_FLOOR = 20000
+_PICKS = 64
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux default 32768-60999)."""
+    try:
+        low, high = (int(v) for v in _EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return low, high
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on ``host`` that nothing listens on right now.
 
-    The port is released before returning, so another process could take it first; callers that
+    It is chosen at random *below* the kernel's ephemeral range: a port the kernel hands out for
+    ``bind(0)`` is also the kind it gives every outgoing connection, so on a busy machine a client
+    socket could take it in the moment between this check and the server's own bind. Outside that
+    range only another listener can. The port is still released before returning; callers that
     start a server on it retry with a new port when the server reports the port taken.
     """
+    low, _ = _ephemeral_range()
+    floor = min(_LISTEN_FLOOR, max(1024, low - 1000))
+    rng = random.SystemRandom()
+    if low - floor > _PICKS:
+        for _ in range(_PICKS):
+            port = rng.randrange(floor, low)
+            if _bindable(host, port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def http_ok(url: str, *, timeout_s: float = 1.0) -> bool:

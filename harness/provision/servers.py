@@ -80,22 +80,43 @@ def toxiproxy_answers(api_url: str) -> bool:
     return http_ok(f"{api_url}/version", timeout_s=0.5)
 
 
+class _PortTaken(Exception):
+    """The server logged that its port is taken but kept running (Toxiproxy does)."""
+
+
+def _port_taken(log_tail: str) -> bool:
+    text = log_tail.lower()
+    return "in use" in text or "already allocated" in text
+
+
 def _start_on_free_port(
     make: Callable[[int], ManagedProcess], ready: Callable[[int], bool], what: str
 ) -> tuple[ManagedProcess, int]:
-    """Start a server on a free port; retry on a new port if another process took it first."""
+    """Start a server on a free port; retry on a new port if another process took it first —
+    whether the server exits on a failed bind or (like Toxiproxy) logs it and stays up."""
     last: ProvisionError | None = None
     for _ in range(PORT_ATTEMPTS):
         port = free_port(HOST)
         proc = make(port)
         proc.start()
+
+        def check(proc: ManagedProcess = proc, port: int = port) -> bool:
+            if ready(port):
+                return True
+            if _port_taken(proc.log_tail(5)):
+                raise _PortTaken
+            return False
+
         try:
-            proc.wait_ready(partial(ready, port), timeout_s=READY_TIMEOUT_S, describe=what)
+            proc.wait_ready(check, timeout_s=READY_TIMEOUT_S, describe=what)
             return proc, port
         except ProcessExited as exc:
             proc.stop()
-            if "in use" not in exc.log_tail.lower():
+            if not _port_taken(exc.log_tail):
                 raise
+            last = PortInUse(HOST, port)
+        except _PortTaken:
+            proc.stop()
             last = PortInUse(HOST, port)
         except BaseException:
             proc.stop()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import time
+from pathlib import Path
+
 import httpx
 import psycopg
 import pytest
 import redis
 
-from harness.provision import free_port, port_is_open
+from harness.provision import free_port, port_is_open, servers
 from tests.support.servers import HOST, PostgresServer, RedisServer, ToxiproxyServer
 
 
@@ -57,3 +61,33 @@ def test_stopped_servers_leave_no_port_open(tmp_path_factory: pytest.TempPathFac
     assert port_is_open(HOST, port)
     server.stop()
     assert not port_is_open(HOST, port)
+
+
+def test_listen_ports_are_chosen_below_the_ephemeral_range() -> None:
+    """Outgoing connections take their local ports from the ephemeral range; a listen port chosen
+    there can be taken by any client socket before the server binds it (seen in CI)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(50)}
+    assert all(port < low for port in ports), sorted(ports)
+    assert len(ports) > 40  # random, not one port handed out again and again
+
+
+def test_a_server_that_stays_up_after_a_failed_bind_is_restarted_on_another_port(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Toxiproxy logs "address already in use" and keeps running; the start must not wait out
+    its readiness timeout on that port but try a new one."""
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = iter([busy, free_port()])
+        monkeypatch.setattr(servers, "free_port", lambda host: next(ports))
+        started = time.monotonic()
+        server = ToxiproxyServer(tmp_path_factory.mktemp("toxiproxy-busy")).start()
+        try:
+            assert server.port != busy
+            assert httpx.get(f"{server.api_url}/version", timeout=5).is_success
+            assert time.monotonic() - started < servers.READY_TIMEOUT_S
+        finally:
+            server.stop()
