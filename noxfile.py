@@ -22,7 +22,14 @@ SOURCES = ["harness", "resilience", "tests", "benchmarks", "noxfile.py"]
 def tests(session: nox.Session) -> None:
     """Unit and integration tests against real Redis, PostgreSQL and Toxiproxy."""
     session.install("-e", ".[dev]")
-    session.run("pytest", *(session.posargs or ["tests"]))
+    session.run("pytest", "-n", _test_workers(), *(session.posargs or ["tests"]))
+
+
+def _test_workers() -> str:
+    """pytest-xdist workers: one more than the cores (the tests mostly wait on servers and
+    timelines), at most eight; ``CHAOSGATE_TEST_WORKERS`` overrides, ``0`` runs in one process.
+    Every worker starts its own Redis, PostgreSQL and Toxiproxy on free ports."""
+    return os.environ.get("CHAOSGATE_TEST_WORKERS") or str(min(8, (os.cpu_count() or 1) + 1))
 
 
 @nox.session
