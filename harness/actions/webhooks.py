@@ -12,7 +12,7 @@ import httpx
 from harness.actions import ACTIONS, ActionResult, resolve_json
 from harness.fakes.identity import load_key
 from harness.fakes.provider import CERT_PATH
-from harness.fakes.webhooks import PayPalSigner, plan_deliveries
+from harness.fakes.webhooks import PayPalSigner, StandardSigner, plan_deliveries
 from harness.history import classify
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext, resolve
@@ -53,16 +53,29 @@ def _webhooks(
         # The system fetches the certificate: the URL is the one its services reach.
         cert_base = (signer.inner or signer.endpoint).url
         paypal = PayPalSigner(load_key(key_file), cert_base + CERT_PATH, action.webhook_id)
-    plan = plan_deliveries(
-        events,
-        secret=action.secret,
-        paypal=paypal,
-        copies=action.copies,
-        resign=action.resign,
-        shuffle=action.shuffle,
-        bad_signatures=action.bad_signatures,
-        rng=rng,
-    )
+    standard: StandardSigner | None = None
+    if action.provider == "standard":
+        secret = resolve(action.secret, context, where="action.secret") if action.secret else None
+        signing_key = (
+            resolve(action.signing_key, context, where="action.signing_key")
+            if action.signing_key
+            else None
+        )
+        standard = StandardSigner(secret, signing_key)
+    try:
+        plan = plan_deliveries(
+            events,
+            secret=action.secret if standard is None else None,
+            paypal=paypal,
+            standard=standard,
+            copies=action.copies,
+            resign=action.resign,
+            shuffle=action.shuffle,
+            bad_signatures=action.bad_signatures,
+            rng=rng,
+        )
+    except ValueError as exc:  # a key that is not base64 once ${...} is resolved
+        return ActionResult(False, f"cannot sign the deliveries: {exc}", errored=True)
     history: list[dict[str, Any]] = []
     unexpected: list[str] = []
     pause_s = action.pace_s * context.time_scale

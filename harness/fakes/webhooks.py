@@ -4,8 +4,10 @@ signed ones mixed in. Every delivery is recorded for the journal.
 
 Stripe: HMAC-SHA256 of ``"{t}.{body}"``. PayPal: SHA256withRSA over
 ``"{transmission_id}|{transmission_time}|{webhook_id}|{crc32(body)}"`` with a key whose
-certificate the fake provider serves. The harness signs itself, from the providers' published
-schemes, rather than importing the system under test.
+certificate the fake provider serves. Standard Webhooks: ``v1`` HMAC-SHA256 (keyed with the
+base64 of a ``whsec_`` secret) and/or ``v1a`` ed25519 (a ``whsk_`` key) over
+``"{webhook-id}.{t}.{body}"``. The harness signs itself, from the providers' published schemes,
+rather than importing the system under test.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-__all__ = ["Delivery", "PayPalSigner", "plan_deliveries", "stripe_signature"]
+__all__ = ["Delivery", "PayPalSigner", "StandardSigner", "plan_deliveries", "stripe_signature"]
 
 
 def stripe_signature(body: bytes, secret: str, timestamp: int) -> str:
@@ -51,6 +53,53 @@ class PayPalSigner:
         }
 
 
+def _b64_key(value: str, prefix: str) -> bytes:
+    text = value.strip().removeprefix(prefix)
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except ValueError:
+        raise ValueError(f"the {prefix} key is not base64 after its prefix") from None
+
+
+@dataclass(frozen=True)
+class StandardSigner:
+    """Signs Standard Webhooks deliveries with a ``whsec_`` secret (``v1``) and/or a ``whsk_``
+    ed25519 key (``v1a``); ``forger()`` is one with keys nobody configured."""
+
+    secret: str | None = None
+    signing_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.secret and not self.signing_key:
+            raise ValueError("a Standard Webhooks signer needs secret or signing_key")
+
+    def headers(self, body: bytes, msg_id: str, timestamp: int) -> dict[str, str]:
+        content = f"{msg_id}.{timestamp}.".encode() + body
+        signatures = []
+        if self.secret:
+            digest = hmac.new(_b64_key(self.secret, "whsec_"), content, hashlib.sha256).digest()
+            signatures.append("v1," + base64.b64encode(digest).decode())
+        if self.signing_key:
+            seed = _b64_key(self.signing_key, "whsk_")[:32]
+            key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+            signatures.append("v1a," + base64.b64encode(key.sign(content)).decode())
+        return {
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": " ".join(signatures),
+        }
+
+    def forger(self) -> StandardSigner:
+        seed = ed25519.Ed25519PrivateKey.generate().private_bytes_raw()
+        wrong = "whsk_" + base64.b64encode(seed).decode()
+        return StandardSigner(
+            "whsec_" + base64.b64encode(hashlib.sha256(seed).digest()).decode()
+            if self.secret
+            else None,
+            wrong if self.signing_key else None,
+        )
+
+
 @dataclass(frozen=True)
 class Delivery:
     event_id: str
@@ -62,7 +111,10 @@ class Delivery:
 
     @property
     def signature(self) -> str:
-        return self.headers.get("Stripe-Signature") or self.headers["PAYPAL-TRANSMISSION-SIG"]
+        for header in ("Stripe-Signature", "PAYPAL-TRANSMISSION-SIG", "webhook-signature"):
+            if header in self.headers:
+                return self.headers[header]
+        raise KeyError("no signature header")
 
 
 def plan_deliveries(
@@ -70,6 +122,7 @@ def plan_deliveries(
     *,
     secret: str | None = None,
     paypal: PayPalSigner | None = None,
+    standard: StandardSigner | None = None,
     copies: int,
     resign: bool,
     shuffle: bool,
@@ -78,9 +131,22 @@ def plan_deliveries(
     now: int | None = None,
 ) -> list[Delivery]:
     """Every delivery to make, in order. ``events`` are ``{"id", "type", "object"}``; give
-    ``secret`` for Stripe or ``paypal`` for PayPal."""
+    ``secret`` for Stripe, ``paypal`` for PayPal or ``standard`` for Standard Webhooks."""
     t0 = int(time.time()) if now is None else now
-    if paypal is not None:
+    if standard is not None:
+        wrong = standard.forger()
+        sent_at = datetime.fromtimestamp(t0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def body_of(event: dict[str, Any]) -> bytes:
+            return json.dumps(
+                {"type": event["type"], "timestamp": sent_at, "data": event["object"]}
+            ).encode()
+
+        def sign(
+            event_id: str, body: bytes, at: int, n: int, forged: bool = False
+        ) -> dict[str, str]:
+            return (wrong if forged else standard).headers(body, event_id, at)
+    elif paypal is not None:
         forger = PayPalSigner(
             rsa.generate_private_key(public_exponent=65537, key_size=2048),
             paypal.cert_url,
@@ -92,12 +158,14 @@ def plan_deliveries(
                 {"id": event["id"], "event_type": event["type"], "resource": event["object"]}
             ).encode()
 
-        def sign(body: bytes, at: int, n: int, forged: bool = False) -> dict[str, str]:
+        def sign(
+            event_id: str, body: bytes, at: int, n: int, forged: bool = False
+        ) -> dict[str, str]:
             transmission = f"{hashlib.sha256(body).hexdigest()[:12]}-{at}-{n}"
             return (forger if forged else paypal).headers(body, transmission, at)
     else:
         if not secret:
-            raise ValueError("plan_deliveries needs secret (Stripe) or paypal")
+            raise ValueError("plan_deliveries needs secret (Stripe), paypal or standard")
         key = secret
 
         def body_of(event: dict[str, Any]) -> bytes:
@@ -111,7 +179,9 @@ def plan_deliveries(
                 }
             ).encode()
 
-        def sign(body: bytes, at: int, n: int, forged: bool = False) -> dict[str, str]:
+        def sign(
+            event_id: str, body: bytes, at: int, n: int, forged: bool = False
+        ) -> dict[str, str]:
             return {
                 "Stripe-Signature": stripe_signature(body, key + "-wrong" if forged else key, at)
             }
@@ -119,7 +189,7 @@ def plan_deliveries(
     plan: list[Delivery] = []
     for event in events:
         body = body_of(event)
-        first = sign(body, t0, 1)
+        first = sign(event["id"], body, t0, 1)
         for attempt in range(1, copies + 1):
             if attempt == 1:
                 plan.append(Delivery(event["id"], event["type"], 1, body, first, "first"))
@@ -130,7 +200,7 @@ def plan_deliveries(
                         event["type"],
                         attempt,
                         body,
-                        sign(body, t0 + attempt, attempt),
+                        sign(event["id"], body, t0 + attempt, attempt),
                         "resigned",
                     )
                 )
@@ -146,7 +216,7 @@ def plan_deliveries(
                 event["type"],
                 1,
                 body,
-                sign(body, t0, 1, forged=True),
+                sign(forged_event["id"], body, t0, 1, forged=True),
                 "bad_signature",
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -96,20 +97,36 @@ class WebhookEventSpec(Model):
     id: str | None = Field(default=None, description="default: drawn from the run's seed")
 
 
+def _is_base64(text: str) -> bool:
+    try:
+        return bool(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
+    except ValueError:  # binascii.Error is one
+        return False
+
+
 class WebhooksAction(_Action):
     """Deliver signed webhook events the way providers do: at least once, as repeated requests
     or re-signed retries, in order or shuffled, with bad signatures mixed in.
 
     Stripe deliveries are signed with ``secret``. PayPal deliveries are signed with the key of
     the ``signer`` service (a ``fake-provider``, which serves the matching certificate) for the
-    webhook ``webhook_id``.
+    webhook ``webhook_id``. Standard Webhooks deliveries are signed ``v1`` with ``secret`` (a
+    ``whsec_`` secret) and/or ``v1a`` with ``signing_key`` (a ``whsk_`` ed25519 key); the
+    event's id is its ``webhook-id``.
     """
 
     type: Literal["webhooks"]
     service: Name
-    provider: Literal["stripe", "paypal"] = "stripe"
+    provider: Literal["stripe", "paypal", "standard"] = "stripe"
     path: str | None = Field(default=None, description="default: /webhooks/<provider>")
-    secret: str | None = Field(default=None, min_length=1, description="Stripe signing secret")
+    secret: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Stripe signing secret; Standard Webhooks: the whsec_ secret (v1)",
+    )
+    signing_key: str | None = Field(
+        default=None, min_length=1, description="Standard Webhooks: a whsk_ ed25519 key (v1a)"
+    )
     signer: Name | None = Field(default=None, description="PayPal: the fake-provider service")
     webhook_id: str | None = Field(default=None, description="PayPal: the webhook id")
     events: list[WebhookEventSpec] = Field(min_length=1)
@@ -132,6 +149,17 @@ class WebhooksAction(_Action):
     def _signing(self) -> WebhooksAction:
         if self.provider == "stripe" and not self.secret:
             raise ValueError("Stripe deliveries need secret")
+        if self.provider == "standard":
+            if not (self.secret or self.signing_key):
+                raise ValueError("Standard Webhooks deliveries need secret and/or signing_key")
+            for field, prefix, value in (
+                ("secret", "whsec_", self.secret),
+                ("signing_key", "whsk_", self.signing_key),
+            ):
+                if value and "${" not in value and not _is_base64(value.removeprefix(prefix)):
+                    raise ValueError(
+                        f"{field} must be {prefix} followed by base64 (as the provider shows it)"
+                    )
         if self.provider == "paypal" and not (self.signer and self.webhook_id):
             raise ValueError(
                 "PayPal deliveries need signer (a fake-provider service) and webhook_id"

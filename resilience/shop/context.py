@@ -39,6 +39,7 @@ from resilience.webhooks.provider_api import (
     ProviderApi,
     ProviderEndpoint,
 )
+from resilience.webhooks.standard import StandardVerifier
 from resilience.webhooks.stripe import StripeVerifier
 
 __all__ = ["ShopContext"]
@@ -277,6 +278,11 @@ def _verifiers(settings: ShopSettings, http_client: httpx.Client) -> dict[str, V
     if settings.stripe_secrets():
         verifiers["stripe"] = StripeVerifier(
             settings.stripe_secrets(), tolerance_s=settings.webhook_tolerance_s
+        )
+    secrets, public_keys = settings.standard_keys()
+    if secrets or public_keys:
+        verifiers["standard"] = StandardVerifier(
+            secrets, public_keys, tolerance_s=settings.webhook_tolerance_s
         )
     if settings.paypal_webhook_id:
         certificates = CertificateStore(

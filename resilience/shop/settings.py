@@ -134,6 +134,14 @@ class ShopSettings(BaseSettings):
         default=None,
         description="Stripe endpoint signing secrets (whsec_...), comma-separated during rotation",
     )
+    standard_webhook_secrets: SecretStr | None = Field(
+        default=None,
+        description="Standard Webhooks v1 secrets (whsec_...), comma-separated during rotation",
+    )
+    standard_webhook_public_keys: str | None = Field(
+        default=None,
+        description="Standard Webhooks v1a ed25519 public keys (whpk_...), comma-separated",
+    )
     paypal_webhook_id: str | None = Field(default=None, description="the webhook id PayPal gave")
     paypal_cert_hosts: str = Field(
         default="*.paypal.com", description="comma-separated host patterns for PAYPAL-CERT-URL"
@@ -188,7 +196,7 @@ class ShopSettings(BaseSettings):
     )
     critical_event_types: str = Field(
         default="payment_intent.*,charge.refund*,charge.dispute.*,PAYMENT.CAPTURE.*,"
-        "PAYMENT.SALE.*,CUSTOMER.DISPUTE.*",
+        "PAYMENT.SALE.*,CUSTOMER.DISPUTE.*,payment.*,refund.*",
         description="comma-separated event type patterns (fnmatch, case-sensitive) processed "
         "on the critical queue; other events go to the webhooks queue",
     )
@@ -304,6 +312,7 @@ class ShopSettings(BaseSettings):
             )
         self.alert_policy()  # raises naming a bad severity or channel
         self.operators()  # raises naming a malformed entry
+        self._check_standard_keys()
         if self.paypal_cert_roots is not None:
             self.paypal_roots()  # raises naming an unreadable file or text without a certificate
         if self.critical_queue == self.orders_queue:
@@ -334,6 +343,29 @@ class ShopSettings(BaseSettings):
             return []
         raw = self.stripe_webhook_secrets.get_secret_value()
         return [s.strip() for s in raw.split(",") if s.strip()]
+
+    def _check_standard_keys(self) -> None:
+        from resilience.webhooks.standard import (
+            public_key,
+            secret_key,
+        )  # cryptography only when used
+
+        secrets, public_keys = self.standard_keys()
+        for setting, values, parse in (
+            ("SHOP_STANDARD_WEBHOOK_SECRETS", secrets, secret_key),
+            ("SHOP_STANDARD_WEBHOOK_PUBLIC_KEYS", public_keys, public_key),
+        ):
+            for n, value in enumerate(values, 1):
+                try:
+                    parse(value)
+                except ValueError as exc:
+                    raise ValueError(f"{setting}, entry {n}: {exc}") from None
+
+    def standard_keys(self) -> tuple[list[str], list[str]]:
+        """The Standard Webhooks ``(secrets, public keys)``; both empty when it is off."""
+        secrets = self.standard_webhook_secrets
+        raw = secrets.get_secret_value() if secrets is not None else ""
+        return _split(raw), _split(self.standard_webhook_public_keys or "")
 
     def operators(self) -> dict[str, str]:
         """Operator name -> token, from ``SHOP_OPERATOR_TOKENS``; ValueError names a bad entry

@@ -1,9 +1,9 @@
-"""What Stripe and PayPal events do to the shop's orders.
+"""What Stripe, PayPal and Standard Webhooks events do to the shop's orders.
 
 Each handler reads the order id the shop put into the payment (Stripe ``metadata.order_id``,
-PayPal ``custom_id``), confirms it with the provider's API when one is configured (a Stripe
-success; every PayPal capture, denial and refund), and calls an idempotent service method, so
-duplicates and out-of-order events are harmless.
+PayPal ``custom_id``, Standard Webhooks ``data.order_id``), confirms it with the provider's API
+when one is configured (a Stripe success; every PayPal capture, denial and refund), and calls an
+idempotent service method, so duplicates and out-of-order events are harmless.
 """
 
 from __future__ import annotations
@@ -75,6 +75,9 @@ class ShopWebhookHandlers:
             ("paypal", "PAYMENT.CAPTURE.COMPLETED"): self.paypal_capture_completed,
             ("paypal", "PAYMENT.CAPTURE.DENIED"): self.paypal_capture_denied,
             ("paypal", "PAYMENT.CAPTURE.REFUNDED"): self.paypal_capture_refunded,
+            ("standard", "payment.succeeded"): self.standard_payment_succeeded,
+            ("standard", "payment.failed"): self.standard_payment_failed,
+            ("standard", "refund.succeeded"): self.standard_refund_succeeded,
         }
 
     def _confirm(
@@ -158,4 +161,38 @@ class ShopWebhookHandlers:
             provider_ref=f"paypal:{ref}",
             amount_cents=amount,
             reason=f"PayPal PAYMENT.CAPTURE.REFUNDED {event.event_id}",
+        )
+
+    # -- Standard Webhooks -------------------------------------------------------------------
+    # A provider signing with the Standard Webhooks scheme sends {"type", "timestamp", "data"};
+    # the shop reads data.order_id, data.payment_id (its reference) and data.method.
+
+    def _standard_payment(self, event: StoredEvent) -> tuple[int, PaymentIn]:
+        data = _dig(event.document, "data")
+        order_id = _order_id(_dig(data, "order_id"), "data.order_id")
+        ref = str(_dig(data, "payment_id"))
+        method = str(data.get("method") or "card")
+        succeeded = event.event_type == "payment.succeeded"
+        payment = PaymentIn(
+            provider="standard", method=method, succeeded=succeeded, provider_ref=ref
+        )
+        return order_id, payment
+
+    def standard_payment_succeeded(self, event: StoredEvent) -> str:
+        return self._service.apply_provider_payment(*self._standard_payment(event))
+
+    def standard_payment_failed(self, event: StoredEvent) -> str:
+        return self._service.apply_provider_payment(*self._standard_payment(event))
+
+    def standard_refund_succeeded(self, event: StoredEvent) -> str:
+        data = _dig(event.document, "data")
+        order_id = _order_id(_dig(data, "order_id"), "data.order_id")
+        amount = _dig(data, "amount_cents")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise UnprocessableEvent(f"data.amount_cents {amount!r} is not a count of cents")
+        return self._service.apply_provider_refund(
+            order_id,
+            provider_ref=f"standard:{_dig(data, 'refund_id')}",
+            amount_cents=amount,
+            reason=f"refund.succeeded {event.event_id}",
         )

@@ -63,9 +63,10 @@ class Verifier(Protocol):
 
 
 def parse_event(
-    provider: str, body: bytes, *, id_field: str, type_field: str
+    provider: str, body: bytes, *, id_field: str | None, type_field: str
 ) -> tuple[str, str, Mapping[str, Any]]:
-    """``(event_id, event_type, document)`` from a JSON body.
+    """``(event_id, event_type, document)`` from a JSON body. With ``id_field`` None the scheme
+    signs the id outside the body (Standard Webhooks' ``webhook-id``) and ``event_id`` is "".
 
     Raises:
         PayloadInvalid: naming what is wrong with the body.
@@ -84,8 +85,12 @@ def parse_event(
         raise PayloadInvalid(provider, "malformed_json", f"body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise PayloadInvalid(provider, "malformed_event", "body must be a JSON object")
-    event_id, event_type = document.get(id_field), document.get(type_field)
-    for field, value in ((id_field, event_id), (type_field, event_type)):
+    event_id = "" if id_field is None else document.get(id_field)
+    event_type = document.get(type_field)
+    fields = [(type_field, event_type)]
+    if id_field is not None:
+        fields.insert(0, (id_field, event_id))
+    for field, value in fields:
         if not isinstance(value, str) or not value:
             raise PayloadInvalid(
                 provider, "malformed_event", f"field {field!r} must be a non-empty string"

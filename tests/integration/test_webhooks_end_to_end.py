@@ -6,6 +6,8 @@ or dead-lettered, and replay drains the dead letters."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -13,11 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, create_engine, func, select
 
 from resilience.shop.db import normalise_url
 from resilience.shop.models import Order, Payment
 from resilience.webhooks import paypal as paypal_sig
+from resilience.webhooks import standard as standard_sig
 from resilience.webhooks import stripe as stripe_sig
 from resilience.webhooks.models import WebhookEvent
 from resilience.webhooks.testing import (
@@ -31,6 +35,13 @@ from tests.support.shop import ADMIN, ShopStack, shop_stack
 
 STRIPE_SECRET = "whsec_integration"
 PAYPAL_WEBHOOK_ID = "WH-INTEGRATION"
+STANDARD_SECRET = "whsec_" + base64.b64encode(b"standard webhooks integration").decode()
+FORGED_SECRET = "whsec_" + base64.b64encode(b"not a secret the shop holds").decode()
+STANDARD_KEY = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"integration").digest())
+STANDARD_SIGNING_KEY = "whsk_" + base64.b64encode(STANDARD_KEY.private_bytes_raw()).decode()
+STANDARD_PUBLIC_KEY = (
+    "whpk_" + base64.b64encode(STANDARD_KEY.public_key().public_bytes_raw()).decode()
+)
 
 
 @pytest.fixture
@@ -65,6 +76,8 @@ def stack(
         SHOP_PAYPAL_CERT_HOSTS="127.0.0.1",
         SHOP_PAYPAL_CERT_ALLOW_HTTP="true",
         SHOP_PAYPAL_CERT_ROOTS=paypal.root_pem.decode(),
+        SHOP_STANDARD_WEBHOOK_SECRETS=STANDARD_SECRET,
+        SHOP_STANDARD_WEBHOOK_PUBLIC_KEYS=STANDARD_PUBLIC_KEY,
         SHOP_WEBHOOK_MAX_ATTEMPTS="3",
         SHOP_WEBHOOK_MIN_BACKOFF_MS="20",
         SHOP_WEBHOOK_MAX_BACKOFF_MS="200",
@@ -235,3 +248,46 @@ def test_dead_letters_are_listed_and_replay_drains_them(
         assert json.loads(after.stdout) == []
         again = stack.shop("webhooks", "retry", "--since", "1h")
         assert "replayed 0 dead letter(s)" in again.stdout
+
+
+def test_standard_webhooks_v1_and_v1a_pay_each_order_once(stack: ShopStack, db: Engine) -> None:
+    """Both Standard Webhooks schemes against the running shop: repeats of the same request,
+    re-signed retries (a new timestamp, the same webhook-id) and forgeries."""
+    with stack.client() as client:
+        orders = make_orders(client, 6, "KETTLE-SW")
+        answers: list[tuple[int, str]] = []
+        for i, order_id in enumerate(orders):
+            body = json.dumps(
+                {
+                    "type": "payment.succeeded",
+                    "timestamp": "2027-01-15T08:00:00Z",
+                    "data": {"order_id": order_id, "payment_id": f"pay_{order_id}"},
+                }
+            ).encode()
+            secrets = [STANDARD_SECRET] if i % 2 else []  # odd orders v1, even ones v1a
+            signing_keys = [] if i % 2 else [STANDARD_SIGNING_KEY]
+            msg_id = f"msg_{order_id}"
+            first = standard_sig.sign(body, msg_id, secrets=secrets, signing_keys=signing_keys)
+            retry = standard_sig.sign(
+                body,
+                msg_id,
+                secrets=secrets,
+                signing_keys=signing_keys,
+                timestamp=int(time.time()) + 1,
+            )
+            forged = standard_sig.sign(body, f"{msg_id}_forged", secrets=[FORGED_SECRET])
+            for headers in (first, first, retry, forged):
+                r = client.post("/webhooks/standard", content=body, headers=headers)
+                answers.append((r.status_code, r.json().get("status") or r.json()["error"]["code"]))
+        assert answers.count((400, "bad_signature")) == 6, answers
+        assert sum(1 for status, _ in answers if status == 200) == 18, answers
+        by_status = settled(db, expected_events=6)
+        assert by_status == {"processed": 6}, (by_status, stack.worker.log_tail(30))
+        assert wait_fulfilled(db, orders) == set(orders)
+        with db.connect() as conn:
+            payments = conn.execute(
+                select(Payment.order_id, func.count())
+                .where(Payment.order_id.in_(orders), Payment.succeeded.is_(True))
+                .group_by(Payment.order_id)
+            ).all()
+        assert sorted(payments) == [(order_id, 1) for order_id in orders]

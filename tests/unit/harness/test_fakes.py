@@ -160,3 +160,48 @@ def test_paypal_deliveries_verify_with_the_shops_verifier(tmp_path: Path) -> Non
         else:
             assert verifier.verify(delivery.body, headers).event_id == "WH-EVT-1"
     assert plan[0].signature != plan[1].signature  # the retry was signed anew
+
+
+@pytest.mark.parametrize("scheme", ["v1", "v1a", "both"])
+def test_standard_webhooks_deliveries_verify_with_the_library_and_the_shops_verifier(
+    scheme: str,
+) -> None:
+    import base64
+
+    import standardwebhooks
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from harness.fakes.webhooks import StandardSigner
+    from resilience.webhooks.standard import StandardVerifier
+
+    secret = "whsec_" + base64.b64encode(b"k" * 24).decode()
+    key = Ed25519PrivateKey.generate()
+    signing_key = "whsk_" + base64.b64encode(key.private_bytes_raw()).decode()
+    public = "whpk_" + base64.b64encode(key.public_key().public_bytes_raw()).decode()
+    signer = StandardSigner(
+        secret if scheme != "v1a" else None, signing_key if scheme != "v1" else None
+    )
+    events = [{"id": "msg_1", "type": "payment.succeeded", "object": {"order_id": 3}}]
+    plan = plan_deliveries(
+        events, standard=signer, copies=3, resign=True, shuffle=True, bad_signatures=2,
+        rng=random.Random(1),
+    )  # fmt: skip
+    verifier = StandardVerifier(
+        [secret] if scheme != "v1a" else [], [public] if scheme != "v1" else []
+    )
+    library = standardwebhooks.Webhook(secret)
+    kinds = [d.kind for d in plan]
+    assert sorted(kinds) == ["bad_signature"] * 2 + ["first"] + ["resigned"] * 2
+    for delivery in plan:
+        if delivery.kind == "bad_signature":
+            with pytest.raises(Exception, match="no v1 or v1a signature matches"):
+                verifier.verify(delivery.body, delivery.headers)
+            with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+                library.verify(delivery.body, delivery.headers)
+            continue
+        verified = verifier.verify(delivery.body, delivery.headers)
+        assert (verified.event_id, verified.event_type) == ("msg_1", "payment.succeeded")
+        assert json.loads(delivery.body)["data"] == {"order_id": 3}
+        if scheme != "v1a":  # the library knows v1 only
+            assert library.verify(delivery.body, delivery.headers)["type"] == "payment.succeeded"
+    assert len({d.signature for d in plan}) == len(plan)  # every retry and forgery signed anew
