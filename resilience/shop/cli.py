@@ -136,12 +136,18 @@ def db_current() -> None:
 # -- serve / worker ---------------------------------------------------------------------------
 
 
-def _check_port_free(host: str, port: int) -> None:
+def _check_port_free(host: str, port: int, *, option: str = "--port") -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers themselves bind: connections of a process that just stopped, left in
+        # TIME_WAIT, must not make its restart look like a port in use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
-            fail(f"cannot listen on {host}:{port} ({exc.strerror}); pass --port or set SHOP_PORT")
+            hint = (
+                "pass --port or set SHOP_PORT" if option == "--port" else f"pass another {option}"
+            )
+            fail(f"cannot listen on {host}:{port} ({exc.strerror}); {hint}")
 
 
 @app.command()
@@ -195,6 +201,15 @@ def worker(
     processes: Annotated[
         int, typer.Option(min=0, help="with --pool: worker processes unless scaled")
     ] = 1,
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="serve GET /health on SHOP_HOST:PORT: 200 once the worker consumes, 503 "
+            "while it stops",
+        ),
+    ] = None,
 ) -> None:
     """Run a Dramatiq worker for the shop's queues until SIGINT or SIGTERM.
 
@@ -204,8 +219,15 @@ def worker(
     settings = load_settings()
     setup_logging(settings)
     if pool is not None:
+        if health_port is not None:
+            fail(
+                "--health-port is for one worker process; a pool's workers are listed by "
+                "'shop queue workers'"
+            )
         _supervise(settings, pool, processes, threads, queues or [])
         return
+    if health_port is not None:
+        _check_port_free(settings.host, health_port, option="--health-port")
     import dramatiq
 
     with shop_context(settings) as ctx:
@@ -243,12 +265,22 @@ def worker(
             alert_thread = AlertLoop(
                 ctx.alerts, ctx.signal_sources(), ctx.queues.health.client, stop
             ).start()
+        consuming = sorted(queues or declared)
+        health = None
+        if health_port is not None:
+            from resilience.shop.worker_health import HealthServer
+
+            health = HealthServer(
+                settings.host,
+                health_port,
+                lambda: None if stop.is_set() else {"queues": consuming},
+            ).start()
         logging.getLogger(__name__).info(
-            "worker started: queues %s, %d threads",
-            sorted(queues or declared),
-            threads or settings.worker_threads,
+            "worker started: queues %s, %d threads", consuming, threads or settings.worker_threads
         )
         stop.wait()
+        if health is not None:
+            health.stop()
         w.stop(timeout=int(settings.worker_shutdown_timeout_s * 1000))
         sweep_thread.join(timeout=settings.worker_shutdown_timeout_s)
         if alert_thread is not None:

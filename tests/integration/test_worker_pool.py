@@ -172,3 +172,44 @@ def test_unknown_queue_and_bad_pool_names_are_refused(env: dict[str, str]) -> No
     assert "unknown queue(s) ordres" in unknown.stderr and "orders" in unknown.stderr
     bad = shop(env, "worker", "--pool", "a:b")
     assert bad.returncode == 2 and "--pool 'a:b'" in bad.stderr
+
+
+def test_a_worker_answers_health_once_it_consumes_and_a_taken_port_is_named(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """``--health-port``: what a harness waits for before it counts the worker as up."""
+    import httpx
+
+    from harness.provision import ManagedProcess, free_port
+
+    port = free_port()
+    worker = ManagedProcess(
+        "worker",
+        [*shop_command(), "worker", "--threads", "1", "--health-port", str(port)],
+        env=env,
+        log_path=tmp_path / "worker.log",
+    )
+    with worker:
+        url = f"http://127.0.0.1:{port}/health"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(url, timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        worker.wait_ready(healthy, timeout_s=30, describe=f"GET {url} answers 200")
+        answer = httpx.get(url, timeout=5).json()
+        assert answer["status"] == "ok"
+        assert isinstance(answer["queues"], list), answer
+        assert answer["queues"], answer  # the queues it consumes
+        assert httpx.get(f"http://127.0.0.1:{port}/nope", timeout=5).status_code == 404
+        # A second worker on the same port is refused, naming the port and the option.
+        taken = shop(env, "worker", "--threads", "1", "--health-port", str(port))
+        assert taken.returncode != 0
+        assert f"127.0.0.1:{port}" in taken.stderr
+        assert "--health-port" in taken.stderr
+        assert "Traceback" not in taken.stderr
+    # Stopped (SIGTERM): nothing listens any more.
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(url, timeout=1)
