@@ -1,20 +1,21 @@
 """Benchmark: the whole chaos suite's wall time and the provisioning time of the full stack.
 
 Provisioning is measured on the largest shipped scenario's services (start until every service is
-ready, then stop), several times; the suite runs once, as ``chaosgate run`` does. Targets: suite
-<= 120 s on 2 cores, provisioning <= 5 s.
+ready, then stop), several times. The suite runs twice in the same session on the same seed, one
+scenario at a time and ``--jobs auto``: both wall times, their ratio, and whether every scenario
+got the same verdict. Targets: parallel <= 0.4x serial and <= 120 s on 2 cores, provisioning <= 5 s.
 
-    python -m benchmarks.chaos_suite [--repeats 3] [--out reports/bench]
+    python -m benchmarks.chaos_suite [--repeats 3] [--seed 7] [--jobs auto] [--out reports/bench]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,7 +49,8 @@ def provisioning(repeats: int) -> dict[str, float | str]:
     }
 
 
-def suite(report_dir: Path) -> dict[str, float | int]:
+def suite(report_dir: Path, *, jobs: str, seed: int) -> dict[str, object]:
+    """One ``chaosgate run`` of the shipped suite: wall time and each scenario's verdict."""
     began = time.perf_counter()
     done = subprocess.run(
         [
@@ -59,36 +61,74 @@ def suite(report_dir: Path) -> dict[str, float | int]:
             str(SCENARIOS),
             "--report-dir",
             str(report_dir),
+            "--seed",
+            str(seed),
+            "--jobs",
+            jobs,
         ],
         check=False,
         capture_output=True,
         text=True,
     )
     elapsed = time.perf_counter() - began
-    if done.returncode != 0:
-        raise SystemExit(
-            f"the chaos suite did not pass (exit {done.returncode}):\n{done.stdout[-3000:]}"
-        )
-    return {"wall_s": elapsed, "scenarios": len(list(SCENARIOS.glob("*.yaml")))}
+    journals = sorted(report_dir.glob("*/journal.json"))
+    verdicts: dict[str, str] = {}
+    if journals:
+        journal = json.loads(journals[-1].read_text())
+        verdicts = {s["id"]: s["status"] for s in journal["scenarios"]}
+    return {
+        "jobs": jobs,
+        "wall_s": elapsed,
+        "exit_code": done.returncode,
+        "scenarios": len(verdicts),
+        "verdicts": verdicts,
+        "output_tail": done.stdout[-3000:] if done.returncode else "",
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--jobs", default="auto", help="the parallel run's --jobs (auto)")
     parser.add_argument("--out", type=Path, default=Path("reports/bench"))
     args = parser.parse_args()
-    result = {"provisioning": provisioning(args.repeats)}
-    with tempfile.TemporaryDirectory(prefix="cg-bench-suite-") as reports:
-        result["suite"] = suite(Path(reports))
+    result: dict[str, object] = {"provisioning": provisioning(args.repeats)}
+    runs = {}
+    for name, jobs in (("serial", "1"), ("parallel", args.jobs)):
+        reports = args.out / "chaos_suite" / name  # kept: a differing verdict is read there
+        shutil.rmtree(reports, ignore_errors=True)
+        reports.mkdir(parents=True)
+        runs[name] = suite(reports, jobs=jobs, seed=args.seed)
+    serial, parallel = runs["serial"], runs["parallel"]
+    result["suite"] = {
+        "seed": args.seed,
+        "serial": serial,
+        "parallel": parallel,
+        "parallel_to_serial": parallel["wall_s"] / serial["wall_s"],  # type: ignore[operator]
+        "same_verdicts": serial["verdicts"] == parallel["verdicts"],
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "chaos_suite.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
-    p, s = result["provisioning"], result["suite"]
+    p = result["provisioning"]
+    s = result["suite"]
+    assert isinstance(p, dict)
+    assert isinstance(s, dict)
     print(
         f"provisioning {p['services']} services: {p['start_s_median']:.2f} s median, "
-        f"{p['start_s_cold']:.2f} s cold (target 5 s); "
-        f"suite of {s['scenarios']} scenarios: {s['wall_s']:.1f} s (target 120 s)"
+        f"{p['start_s_cold']:.2f} s cold (target 5 s); suite of {serial['scenarios']} scenarios, "
+        f"seed {args.seed}: serial {serial['wall_s']:.1f} s, --jobs {args.jobs} "
+        f"{parallel['wall_s']:.1f} s = {s['parallel_to_serial']:.2f}x (target <= 0.4x, <= 120 s); "
+        f"same verdicts: {s['same_verdicts']}"
     )
+    for name, run in runs.items():
+        if run["exit_code"] != 0:
+            raise SystemExit(
+                f"the {name} suite did not pass (exit {run['exit_code']}):\n{run['output_tail']}"
+            )
+    if not s["same_verdicts"]:
+        raise SystemExit("serial and parallel runs gave different verdicts")
 
 
 if __name__ == "__main__":
