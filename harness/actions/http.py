@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from harness import httpclient
 from harness.actions import ACTIONS, ActionResult, resolve_json
 from harness.history import classify, key_of
 from harness.probes import dig
@@ -28,7 +29,7 @@ def _http(action: HttpAction, stack: Stack, context: TemplateContext, key: str) 
     body = resolve_json(action.json_body, context, "action.json_body")
     op: dict[str, Any] = {"op": "http", "invoke_at": time.time()}
     try:
-        response = httpx.request(
+        response = httpclient.request(
             action.method, url, json=body, headers=headers, timeout=action.timeout_s
         )
     except httpx.HTTPError as exc:

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from harness import httpclient
 from harness.errors import FaultError
 from harness.faults import FAULTS, ActiveFault
 from harness.provision.backend import Stack
@@ -25,7 +26,7 @@ def _provider_errors(fault: ProviderErrorsFault, stack: Stack, key: str) -> Acti
 
     def call(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
-            response = httpx.request(method, base + path, json=body, timeout=5)
+            response = httpclient.request(method, base + path, json=body, timeout=5)
             response.raise_for_status()
             result: dict[str, Any] = response.json()
             return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from harness import httpclient
 from harness.probes import PROBES, Observation, dig
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext, resolve
@@ -18,7 +19,7 @@ def _http(probe: HttpProbe, stack: Stack, context: TemplateContext) -> Observati
         probe.path, context, where="probe.path"
     )
     try:
-        response = httpx.request(
+        response = httpclient.request(
             probe.method, url, json=probe.json_body, headers=probe.headers, timeout=probe.timeout_s
         )
     except httpx.HTTPError as exc:

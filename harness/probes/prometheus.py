@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness import httpclient
 from harness.probes import PROBES, Observation
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext, resolve
@@ -19,7 +20,7 @@ def _prometheus(probe: PrometheusProbe, stack: Stack, context: TemplateContext) 
         probe.path, context, where="probe.path"
     )
     try:
-        response = httpx.get(url, timeout=probe.timeout_s)
+        response = httpclient.request("GET", url, timeout=probe.timeout_s)
         response.raise_for_status()
         families = list(text_string_to_metric_families(response.text))
     except (httpx.HTTPError, ValueError) as exc:

@@ -22,6 +22,7 @@ from typing import IO, Self
 
 import httpx
 
+from harness import httpclient
 from harness.errors import ProcessExited, ServiceNeverReady
 from harness.provision.reaper import Reaper
 
@@ -77,7 +78,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def http_ok(url: str, *, timeout_s: float = 1.0) -> bool:
     """True when ``GET url`` answers 2xx (a readiness check: any failure is False)."""
     try:
-        return httpx.get(url, timeout=timeout_s).is_success
+        return httpclient.request("GET", url, timeout=timeout_s).is_success
     except httpx.HTTPError:
         return False
 
