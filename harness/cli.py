@@ -150,10 +150,11 @@ def run(
     jobs: Annotated[
         str,
         typer.Option(
-            help="scenarios run at once, each on its own stack: a number, or auto (from this "
-            "machine's cores and memory); a scenario marked exclusive runs alone"
+            envvar="CHAOSGATE_JOBS",
+            help="scenarios run at once, each on its own stack: a number, or auto (two per "
+            "core as memory allows, at most eight); a scenario marked exclusive runs alone",
         ),
-    ] = "1",
+    ] = "auto",
 ) -> None:
     """Run chaos scenarios against their systems; write the run journal (JSON), the HTML report,
     JUnit XML (in DIR/run-*/) and the index of runs (DIR/index.html). Secrets and personal
