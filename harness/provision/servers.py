@@ -98,21 +98,31 @@ def _start_on_free_port(
     for _ in range(PORT_ATTEMPTS):
         port = free_port(HOST)
         proc = make(port)
+        # The log is appended to across attempts: only what this attempt wrote counts.
+        offset = proc.log_path.stat().st_size if proc.log_path.exists() else 0
         proc.start()
 
-        def check(proc: ManagedProcess = proc, port: int = port) -> bool:
+        def written(proc: ManagedProcess = proc, offset: int = offset) -> str:
+            try:
+                with proc.log_path.open("rb") as log:
+                    log.seek(offset)
+                    return log.read().decode(errors="replace")
+            except OSError:
+                return ""
+
+        def check(port: int = port, written: Callable[[], str] = written) -> bool:
             if ready(port):
                 return True
-            if _port_taken(proc.log_tail(5)):
+            if _port_taken(written()):
                 raise _PortTaken
             return False
 
         try:
             proc.wait_ready(check, timeout_s=READY_TIMEOUT_S, describe=what)
             return proc, port
-        except ProcessExited as exc:
+        except ProcessExited:
             proc.stop()
-            if not _port_taken(exc.log_tail):
+            if not _port_taken(written()):
                 raise
             last = PortInUse(HOST, port)
         except _PortTaken:
