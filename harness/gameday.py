@@ -27,6 +27,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from harness import httpclient
 from harness.commands import run_command
 from harness.errors import HarnessError
 from harness.journal import CheckRecord, MetricSeries, RunbookCommandRecord
@@ -396,7 +397,9 @@ class GameDay:
             if service.kind != "notify-capture":
                 continue
             try:
-                answer = httpx.get(service.endpoint.url + "/_capture/messages", timeout=1).json()
+                answer = httpclient.request(
+                    "GET", service.endpoint.url + "/_capture/messages", timeout=1
+                ).json()
             except (httpx.HTTPError, ValueError):
                 continue
             messages = answer.get("messages", []) if isinstance(answer, dict) else []

@@ -26,6 +26,8 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from harness.scenario.keys import decode_key
+
 __all__ = ["Delivery", "PayPalSigner", "StandardSigner", "plan_deliveries", "stripe_signature"]
 
 
@@ -53,14 +55,6 @@ class PayPalSigner:
         }
 
 
-def _b64_key(value: str, prefix: str) -> bytes:
-    text = value.strip().removeprefix(prefix)
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except ValueError:
-        raise ValueError(f"the {prefix} key is not base64 after its prefix") from None
-
-
 @dataclass(frozen=True)
 class StandardSigner:
     """Signs Standard Webhooks deliveries with a ``whsec_`` secret (``v1``) and/or a ``whsk_``
@@ -77,10 +71,10 @@ class StandardSigner:
         content = f"{msg_id}.{timestamp}.".encode() + body
         signatures = []
         if self.secret:
-            digest = hmac.new(_b64_key(self.secret, "whsec_"), content, hashlib.sha256).digest()
+            digest = hmac.new(decode_key(self.secret, "whsec_"), content, hashlib.sha256).digest()
             signatures.append("v1," + base64.b64encode(digest).decode())
         if self.signing_key:
-            seed = _b64_key(self.signing_key, "whsk_")[:32]
+            seed = decode_key(self.signing_key, "whsk_")[:32]
             key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
             signatures.append("v1a," + base64.b64encode(key.sign(content)).decode())
         return {

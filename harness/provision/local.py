@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from harness.errors import FaultError
+from harness.errors import FaultError, PortInUse
 from harness.provision.backend import Outcome, RunningService, Stack
 from harness.provision.kinds import HOST, KINDS, KindStart
-from harness.provision.process import ManagedProcess, free_port
-from harness.provision.servers import PORT_ATTEMPTS, PostgresTemplate
+from harness.provision.process import ManagedProcess, on_free_port
+from harness.provision.servers import PostgresTemplate
 from harness.provision.templates import Endpoint, TemplateContext
 from harness.provision.waves import WaveProvisioner
 from harness.scenario.model import Scenario
@@ -194,15 +194,17 @@ class LocalProvisioner(WaveProvisioner):
     @staticmethod
     def _create_proxy(toxiproxy: ToxiproxyClient, name: str, upstream: str) -> int:
         """Create the proxy on a free port; a new port if another listener took it meanwhile."""
-        for attempt in range(PORT_ATTEMPTS):
-            listen_port = free_port(HOST)
+
+        def create(port: int) -> int:
             try:
-                toxiproxy.create_proxy(name, listen=f"{HOST}:{listen_port}", upstream=upstream)
-                return listen_port
+                toxiproxy.create_proxy(name, listen=f"{HOST}:{port}", upstream=upstream)
             except ToxiproxyError as exc:
-                if "in use" not in str(exc).lower() or attempt == PORT_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+                if "in use" in str(exc).lower():
+                    raise PortInUse(HOST, port) from exc
+                raise
+            return port
+
+        return on_free_port(create, HOST)
 
     def _stop_one(self, name: str, stack: Stack) -> str | None:
         with self._lock:

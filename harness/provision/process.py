@@ -9,6 +9,7 @@ Time is injected (``clock``, ``sleep``) so readiness logic is testable without w
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import signal
@@ -18,29 +19,38 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Self, TypeVar
 
 import httpx
 
 from harness import httpclient
-from harness.errors import ProcessExited, ServiceNeverReady
+from harness.errors import PortInUse, ProcessExited, ServiceNeverReady
 from harness.provision.reaper import Reaper
 
-__all__ = ["ManagedProcess", "free_port", "http_ok", "port_is_open"]
+__all__ = [
+    "PORT_ATTEMPTS",
+    "ManagedProcess",
+    "free_port",
+    "http_ok",
+    "on_free_port",
+    "port_is_open",
+]
 
 
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _LISTEN_FLOOR = 20000
 _PICKS = 64
+PORT_ATTEMPTS = 3
+T = TypeVar("T")
 
 
-def _ephemeral_range() -> tuple[int, int]:
-    """The kernel's range for outgoing connections' local ports (Linux default 32768-60999)."""
+@functools.cache
+def _ephemeral_floor() -> int:
+    """The lowest local port the kernel gives outgoing connections (Linux default 32768)."""
     try:
-        low, high = (int(v) for v in _EPHEMERAL_RANGE.read_text().split())
-    except (OSError, ValueError):
-        return 32768, 60999
-    return low, high
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def _bindable(host: str, port: int) -> bool:
@@ -58,10 +68,10 @@ def free_port(host: str = "127.0.0.1") -> int:
     It is chosen at random *below* the kernel's ephemeral range: a port the kernel hands out for
     ``bind(0)`` is also the kind it gives every outgoing connection, so on a busy machine a client
     socket could take it in the moment between this check and the server's own bind. Outside that
-    range only another listener can. The port is still released before returning; callers that
-    start a server on it retry with a new port when the server reports the port taken.
+    range only another listener can. The port is still released before returning, so a listener
+    may still take it first: start servers through :func:`on_free_port`.
     """
-    low, _ = _ephemeral_range()
+    low = _ephemeral_floor()
     floor = min(_LISTEN_FLOOR, max(1024, low - 1000))
     rng = random.SystemRandom()
     if low - floor > _PICKS:
@@ -73,6 +83,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         chosen: int = sock.getsockname()[1]
         return chosen
+
+
+def on_free_port(start: Callable[[int], T], host: str = "127.0.0.1") -> T:
+    """``start(port)`` on a free port; on :class:`PortInUse` (another listener took the port
+    in the meantime) again on a new one, :data:`PORT_ATTEMPTS` times in all."""
+    for _ in range(PORT_ATTEMPTS - 1):
+        try:
+            return start(free_port(host))
+        except PortInUse:
+            continue
+    return start(free_port(host))
 
 
 def http_ok(url: str, *, timeout_s: float = 1.0) -> bool:

@@ -27,7 +27,7 @@ import redis
 
 from harness.errors import PortInUse, ProcessExited, ProvisionError
 from harness.provision.binaries import find_binary
-from harness.provision.process import ManagedProcess, free_port, http_ok, port_is_open
+from harness.provision.process import ManagedProcess, http_ok, on_free_port, port_is_open
 
 __all__ = [
     "HOST",
@@ -45,7 +45,6 @@ __all__ = [
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
-PORT_ATTEMPTS = 3
 
 
 def redis_url(host: str, port: int) -> str:
@@ -80,10 +79,6 @@ def toxiproxy_answers(api_url: str) -> bool:
     return http_ok(f"{api_url}/version", timeout_s=0.5)
 
 
-class _PortTaken(Exception):
-    """The server logged that its port is taken but kept running (Toxiproxy does)."""
-
-
 def _port_taken(log_tail: str) -> bool:
     text = log_tail.lower()
     return "in use" in text or "already allocated" in text
@@ -92,17 +87,16 @@ def _port_taken(log_tail: str) -> bool:
 def _start_on_free_port(
     make: Callable[[int], ManagedProcess], ready: Callable[[int], bool], what: str
 ) -> tuple[ManagedProcess, int]:
-    """Start a server on a free port; retry on a new port if another process took it first —
-    whether the server exits on a failed bind or (like Toxiproxy) logs it and stays up."""
-    last: ProvisionError | None = None
-    for _ in range(PORT_ATTEMPTS):
-        port = free_port(HOST)
+    """Start a server on a free port; a new port if another process took it first — whether the
+    server exits on a failed bind or (like Toxiproxy) logs it and stays up."""
+
+    def start(port: int) -> tuple[ManagedProcess, int]:
         proc = make(port)
         # The log is appended to across attempts: only what this attempt wrote counts.
         offset = proc.log_path.stat().st_size if proc.log_path.exists() else 0
         proc.start()
 
-        def written(proc: ManagedProcess = proc, offset: int = offset) -> str:
+        def written() -> str:
             try:
                 with proc.log_path.open("rb") as log:
                     log.seek(offset)
@@ -110,29 +104,26 @@ def _start_on_free_port(
             except OSError:
                 return ""
 
-        def check(port: int = port, written: Callable[[], str] = written) -> bool:
+        def check() -> bool:
             if ready(port):
                 return True
             if _port_taken(written()):
-                raise _PortTaken
+                raise PortInUse(HOST, port)
             return False
 
         try:
             proc.wait_ready(check, timeout_s=READY_TIMEOUT_S, describe=what)
-            return proc, port
         except ProcessExited:
             proc.stop()
-            if not _port_taken(written()):
-                raise
-            last = PortInUse(HOST, port)
-        except _PortTaken:
-            proc.stop()
-            last = PortInUse(HOST, port)
+            if _port_taken(written()):
+                raise PortInUse(HOST, port) from None
+            raise
         except BaseException:
             proc.stop()
             raise
-    assert last is not None
-    raise last
+        return proc, port
+
+    return on_free_port(start, HOST)
 
 
 @dataclass

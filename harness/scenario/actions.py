@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
 from harness.scenario.base import Model, Name, PositiveSeconds, Seconds, check_regex
+from harness.scenario.keys import decode_key
 
 __all__ = [
     "Action",
@@ -97,13 +97,6 @@ class WebhookEventSpec(Model):
     id: str | None = Field(default=None, description="default: drawn from the run's seed")
 
 
-def _is_base64(text: str) -> bool:
-    try:
-        return bool(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
-    except ValueError:  # binascii.Error is one
-        return False
-
-
 class WebhooksAction(_Action):
     """Deliver signed webhook events the way providers do: at least once, as repeated requests
     or re-signed retries, in order or shuffled, with bad signatures mixed in.
@@ -156,10 +149,14 @@ class WebhooksAction(_Action):
                 ("secret", "whsec_", self.secret),
                 ("signing_key", "whsk_", self.signing_key),
             ):
-                if value and "${" not in value and not _is_base64(value.removeprefix(prefix)):
-                    raise ValueError(
-                        f"{field} must be {prefix} followed by base64 (as the provider shows it)"
-                    )
+                if value and "${" not in value:
+                    try:
+                        decode_key(value, prefix)
+                    except ValueError:
+                        raise ValueError(
+                            f"{field} must be {prefix} followed by base64 (as the provider "
+                            "shows it)"
+                        ) from None
         if self.provider == "paypal" and not (self.signer and self.webhook_id):
             raise ValueError(
                 "PayPal deliveries need signer (a fake-provider service) and webhook_id"

@@ -44,6 +44,7 @@ __all__ = [
 HEADER_ID = "webhook-id"
 HEADER_TIMESTAMP = "webhook-timestamp"
 HEADER_SIGNATURE = "webhook-signature"
+_HEADERS = (HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE)
 PROVIDER = "standard"
 MAX_SIGNATURES = 16  # a header listing more is refused before any key is tried
 ED25519_SIGNATURE_BYTES = 64
@@ -231,6 +232,3 @@ class StandardVerifier:
                 f"{HEADER_SIGNATURE} needs at least one v1,<base64> or v1a,<base64> signature",
             )
         return hmacs, eds
-
-
-_HEADERS = (HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE)

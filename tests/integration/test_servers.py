@@ -11,7 +11,9 @@ import psycopg
 import pytest
 import redis
 
-from harness.provision import free_port, port_is_open, servers
+from harness.provision import free_port, port_is_open, process, servers
+from harness.provision.local import LocalProvisioner
+from harness.toxiproxy import ToxiproxyClient
 from tests.support.servers import HOST, PostgresServer, RedisServer, ToxiproxyServer
 
 
@@ -82,7 +84,7 @@ def test_a_server_that_stays_up_after_a_failed_bind_is_restarted_on_another_port
         taken.listen()
         busy = taken.getsockname()[1]
         ports = iter([busy, free_port()])
-        monkeypatch.setattr(servers, "free_port", lambda host: next(ports))
+        monkeypatch.setattr(process, "free_port", lambda host: next(ports))
         started = time.monotonic()
         server = ToxiproxyServer(tmp_path_factory.mktemp("toxiproxy-busy")).start()
         try:
@@ -91,3 +93,24 @@ def test_a_server_that_stays_up_after_a_failed_bind_is_restarted_on_another_port
             assert time.monotonic() - started < servers.READY_TIMEOUT_S
         finally:
             server.stop()
+
+
+def test_a_proxy_whose_port_was_taken_is_created_on_another(
+    toxiproxy_server: ToxiproxyServer, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real Toxiproxy refuses a listen address in use; the proxy then gets a new port."""
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = iter([busy, free_port()])
+        monkeypatch.setattr(process, "free_port", lambda host: next(ports))
+        client = ToxiproxyClient(toxiproxy_server.api_url)
+        port = LocalProvisioner._create_proxy(client, "redis_moved", f"{HOST}:{redis_server.port}")
+        try:
+            assert port != busy
+            with redis.Redis(host=HOST, port=port, socket_timeout=1) as proxied:
+                assert proxied.ping()
+        finally:
+            client.delete_proxy("redis_moved")
+            client.close()

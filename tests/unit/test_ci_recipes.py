@@ -49,14 +49,18 @@ def _lines(script: str) -> list[str]:
     return [line.strip() for line in script.replace("\\\n", " ").splitlines() if line.strip()]
 
 
-def chaosgate_help(*command: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", *command, "--help"],
+def chaosgate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
         capture_output=True,
         text=True,
         check=False,
         env={"COLUMNS": "200", "TERM": "dumb", "PATH": "/usr/bin:/bin"},
     )
+
+
+def chaosgate_help(*command: str) -> str:
+    done = chaosgate(*command, "--help")
     assert done.returncode == 0, (command, done.stderr)
     return done.stdout
 
@@ -90,19 +94,6 @@ def test_the_junit_path_of_the_recipes_is_where_a_run_writes(tmp_path: Path) -> 
     """A run of a broken file still writes its journal and JUnit under --report-dir/run-*/."""
     scenario = tmp_path / "broken.yaml"
     scenario.write_text("id: broken\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "run",
-            str(scenario),
-            "--report-dir",
-            str(tmp_path / "reports"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = chaosgate("run", str(scenario), "--report-dir", str(tmp_path / "reports"))
     assert done.returncode == 2, done.stdout  # the gate's exit code: a broken file errors
     assert list((tmp_path / "reports").glob("run-*/junit.xml")), done.stdout
