@@ -12,6 +12,9 @@ things stand guard over the process groups it started:
    reaper died too (killed with the harness's whole session), the next harness that starts a
    service sweeps the groups of every ledger whose owner is gone.
 
+Temporary directories kept across scenarios (the PostgreSQL template cluster) are watched the
+same way: the reaper removes them after the groups are dead, and so does the next run's sweep.
+
 Both check a group's leader is the very process that was started (its start time in
 ``/proc/PID/stat``), so a process ID the system has reused is never signalled.
 
@@ -25,6 +28,7 @@ import atexit
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,27 +37,33 @@ import threading
 from pathlib import Path
 from typing import IO
 
-__all__ = ["Reaper", "start_time", "sweep_dead_runs"]
+__all__ = ["Reaper", "removable", "start_time", "sweep_dead_runs"]
 
 log = logging.getLogger(__name__)
 
 GRACE_S = 3.0  # between the reaper's SIGTERM and its SIGKILL
 
 _CHILD = r"""
-import os, signal, sys, time
+import os, shutil, signal, sys, time
 def start(pid):
     try:
         text = open(f"/proc/{pid}/stat").read()
     except OSError:
         return None
     return text[text.rindex(")") + 2:].split()[19]
-groups = {}
-for line in sys.stdin:
-    op, pgid, when = line.split()
-    if op == "+":
-        groups[int(pgid)] = when
-    else:
-        groups.pop(int(pgid), None)
+groups, dirs = {}, set()
+for raw in sys.stdin.buffer:
+    op, _, rest = raw.decode("utf-8", "replace").rstrip("\n").partition(" ")
+    if op == "D":
+        dirs.add(rest)
+    elif op == "d":
+        dirs.discard(rest)
+    elif op in ("+", "-"):
+        pgid, when = rest.split()
+        if op == "+":
+            groups[int(pgid)] = when
+        else:
+            groups.pop(int(pgid), None)
 mine = [g for g, when in groups.items() if start(g) == when]
 for sig in (signal.SIGTERM, signal.SIGKILL):
     for g in mine:
@@ -63,6 +73,8 @@ for sig in (signal.SIGTERM, signal.SIGKILL):
             pass
     if sig == signal.SIGTERM and mine:
         time.sleep(float(sys.argv[1]))
+for d in dirs:
+    shutil.rmtree(d, ignore_errors=True)
 """
 
 
@@ -80,21 +92,44 @@ def _ledger_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"chaosgate-{os.getuid()}" / "groups"
 
 
-def _replay(lines: list[str]) -> dict[int, str]:
+def _replay(lines: list[str]) -> tuple[dict[int, str], set[Path]]:
+    """The groups (pgid -> start time) and directories a ledger's lines leave watched."""
     groups: dict[int, str] = {}
+    dirs: set[Path] = set()
     for line in lines:
-        parts = line.split()
-        if len(parts) != 3 or not parts[1].isdigit():
+        op, _, rest = line.partition(" ")
+        if op in ("D", "d"):
+            path = Path(rest)
+            if op == "D" and removable(path):
+                dirs.add(path)
+            else:
+                dirs.discard(path)
             continue
-        if parts[0] == "+":
-            groups[int(parts[1])] = parts[2]
-        else:
-            groups.pop(int(parts[1]), None)
-    return groups
+        parts = rest.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        if op == "+":
+            groups[int(parts[0])] = parts[1]
+        elif op == "-":
+            groups.pop(int(parts[0]), None)
+    return groups, dirs
+
+
+def removable(path: Path) -> bool:
+    """Only a directory of ours in the temp directory is removed on a ledger's word: the ledger
+    is a file, and a file is not trusted to name what to delete."""
+    return (
+        path.is_absolute()
+        and path.parent == Path(tempfile.gettempdir())
+        and path.name.startswith("cg-")
+        and ".." not in path.parts
+        and "\n" not in str(path)
+    )
 
 
 def sweep_dead_runs(directory: Path | None = None) -> list[int]:
-    """Kill the groups every dead harness's ledger still lists; the groups killed."""
+    """Kill the groups every dead harness's ledger still lists and remove its temporary
+    directories; the groups killed."""
     directory = directory or _ledger_dir()
     killed: list[int] = []
     for ledger in sorted(directory.glob("*.groups")):
@@ -105,11 +140,14 @@ def sweep_dead_runs(directory: Path | None = None) -> list[int]:
             lines = ledger.read_text().splitlines()
         except OSError:
             continue
-        for pgid, started in _replay(lines).items():
+        groups, dirs = _replay(lines)
+        for pgid, started in groups.items():
             if start_time(pgid) == started:
                 with contextlib.suppress(OSError):
                     os.killpg(pgid, signal.SIGKILL)
                     killed.append(pgid)
+        for path in dirs:
+            shutil.rmtree(path, ignore_errors=True)
         ledger.unlink(missing_ok=True)
     if killed:
         log.warning("stopped %d service(s) a dead chaosgate run left: %s", len(killed), killed)
@@ -152,6 +190,17 @@ class Reaper:
         """Group ``pgid`` was stopped: stop watching it."""
         self._send("-", pgid)
 
+    def remove_on_death(self, path: Path) -> None:
+        """Remove directory ``path`` (a ``cg-*`` directory in the temp directory) if this
+        process dies before :meth:`kept`; the groups are killed first."""
+        if not removable(path):
+            raise ValueError(f"{path} is not a cg-* directory in {tempfile.gettempdir()}")
+        self._write(f"D {path}\n")
+
+    def kept(self, path: Path) -> None:
+        """Directory ``path`` was removed (or is kept on purpose): stop watching it."""
+        self._write(f"d {path}\n")
+
     def close(self) -> None:
         """End the reaper (it kills what is still watched) and wait for it."""
         with self._lock:
@@ -172,7 +221,9 @@ class Reaper:
         when = start_time(pgid)
         if when is None and op == "+":
             return  # already gone
-        line = f"{op} {pgid} {when or 0}\n"
+        self._write(f"{op} {pgid} {when or 0}\n")
+
+    def _write(self, line: str) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -192,7 +243,7 @@ class Reaper:
             sweep_dead_runs(self._directory)
             me = os.getpid()
             path = self._directory / f"{me}-{start_time(me)}.groups"
-            self._ledger = path.open("a", encoding="ascii")
+            self._ledger = path.open("a", encoding="utf-8")
         if self._proc is None:
             try:
                 self._proc = subprocess.Popen(
@@ -200,7 +251,7 @@ class Reaper:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
-                    text=True,
+                    encoding="utf-8",
                     # Its own session: Ctrl-C in the terminal does not reach it first.
                     start_new_session=True,
                 )

@@ -28,6 +28,7 @@ import redis
 from harness.errors import PortInUse, ProcessExited, ProvisionError
 from harness.provision.binaries import find_binary
 from harness.provision.process import ManagedProcess, http_ok, on_free_port, port_is_open
+from harness.provision.reaper import Reaper, removable
 
 __all__ = [
     "HOST",
@@ -211,11 +212,16 @@ def initdb_cluster(initdb: Path, data: Path, role: str, user: str | None) -> Non
 class PostgresTemplate:
     """One initdb'd cluster, made on first use, that each :class:`PostgresServer` copies.
 
-    ``close()`` removes it; so does interpreter exit, should an owner forget.
+    ``close()`` removes it; so does interpreter exit, should an owner forget, and the harness's
+    reaper when the process is killed (SIGKILL included).
+
+    Parameters:
+        reaper: what removes the directory if this process dies (default: the shared one).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, reaper: Reaper | None = None) -> None:
         self._lock = threading.Lock()
+        self._reaper = reaper
         self._directory: Path | None = None
         self._cleanup: Callable[[], object] | None = None
 
@@ -223,7 +229,9 @@ class PostgresTemplate:
         with self._lock:
             if self._directory is None:
                 directory = Path(tempfile.mkdtemp(prefix="cg-pgtemplate-"))
-                self._cleanup = weakref.finalize(self, _remove_tree, str(directory))
+                reaper = self._reaper or Reaper.shared()
+                reaper.remove_on_death(directory)
+                self._cleanup = weakref.finalize(self, _remove_tree, str(directory), reaper)
                 user = postgres_user()
                 if user is not None:
                     shutil.chown(directory, user=user)
@@ -239,8 +247,9 @@ class PostgresTemplate:
             self._directory, self._cleanup = None, None
 
 
-def _remove_tree(path: str) -> None:
+def _remove_tree(path: str, reaper: Reaper) -> None:
     shutil.rmtree(path, ignore_errors=True)
+    reaper.kept(Path(path))
 
 
 @dataclass
@@ -267,6 +276,8 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         initdb, postgres = find_binary("initdb"), find_binary("postgres")
+        if removable(self.directory):  # a directory of its own: gone with a killed harness too
+            Reaper.shared().remove_on_death(self.directory)
         self.user = postgres_user()
         if self.user is not None:
             shutil.chown(self.directory, user=self.user)
@@ -341,6 +352,8 @@ class PostgresServer:
                 self.process.stop()
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
+            if removable(self.directory):
+                Reaper.shared().kept(self.directory)
 
 
 @dataclass

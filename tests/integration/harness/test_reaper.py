@@ -4,10 +4,13 @@ stops the services it started, and if the reaper was killed too, the next run sw
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,30 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def long_run(tmp_path: Path, name: str = "long") -> subprocess.Popen[str]:
+@pytest.fixture
+def own_tmp() -> Iterator[Path]:
+    """A temp directory of the harness's own (TMPDIR): its ledgers and the ``cg-*`` directories it
+    makes land there, apart from other tests'. Under /tmp and readable, since PostgreSQL runs as
+    ``postgres`` when the tests run as root, and pytest's tmp_path is private to root."""
+    root = Path(tempfile.mkdtemp(prefix="reaper-test-"))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def left_in(root: Path, within_s: float) -> list[str]:
+    """The ``cg-*`` directories still in ``root`` after waiting up to ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while True:
+        left = sorted(p.name for p in root.glob("cg-*"))
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.1)
+
+
+def long_run(tmp_path: Path, own_tmp: Path, name: str = "long") -> subprocess.Popen[str]:
     spec: dict[str, Any] = base(tmp_path)
     spec["services"]["db"] = {"kind": "postgres"}  # a server with children of its own
     spec["method"][0]["duration_s"] = 600
@@ -49,13 +75,15 @@ def long_run(tmp_path: Path, name: str = "long") -> subprocess.Popen[str]:
         stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,  # only the harness is killed, not a group around it
+        env={**os.environ, "TMPDIR": str(own_tmp)},
     )
 
 
 def provisioned(harness: subprocess.Popen[str], timeout_s: float = 90) -> set[int]:
     """The processes the harness started, once its services and its reaper are all up."""
     deadline = time.monotonic() + timeout_s
-    wanted = ("redis-server", "postgres", "toxiproxy", "-I -c")
+    # The PostgreSQL server itself (fsync=off is in its argv), not initdb's bootstrap postgres.
+    wanted = ("redis-server", "fsync=off", "toxiproxy", "-I -c")
     while time.monotonic() < deadline:
         started = descendants(harness.pid)
         lines = " | ".join(cmdline(pid) for pid in started)
@@ -74,20 +102,28 @@ def gone(pids: set[int], within_s: float) -> list[str]:
     return [f"{pid}: {cmdline(pid)}" for pid in pids if alive(pid)]
 
 
-def test_services_die_with_a_harness_killed_with_sigkill(tmp_path: Path) -> None:
-    harness = long_run(tmp_path)
+def test_services_and_temp_directories_go_with_a_harness_killed_with_sigkill(
+    tmp_path: Path, own_tmp: Path
+) -> None:
+    harness = long_run(tmp_path, own_tmp)
     try:
         started = provisioned(harness)
+        made = sorted(p.name for p in own_tmp.glob("cg-*"))
+        assert any(n.startswith("cg-pgtemplate-") for n in made), made  # the shared template
+        assert any(n.startswith("cg-pg-") and "template" not in n for n in made), made
         os.kill(harness.pid, signal.SIGKILL)
         harness.wait(timeout=10)
         assert gone(started, within_s=GRACE_S + 15) == []
+        assert left_in(own_tmp, within_s=15) == []
     finally:
         if harness.poll() is None:
             harness.kill()
 
 
-def test_the_next_run_sweeps_what_a_dead_run_and_its_reaper_left(tmp_path: Path) -> None:
-    harness = long_run(tmp_path)
+def test_the_next_run_sweeps_what_a_dead_run_and_its_reaper_left(
+    tmp_path: Path, own_tmp: Path
+) -> None:
+    harness = long_run(tmp_path, own_tmp)
     try:
         started = provisioned(harness)
         (reaper,) = [pid for pid in started if "-I -c" in cmdline(pid)]
@@ -98,10 +134,22 @@ def test_the_next_run_sweeps_what_a_dead_run_and_its_reaper_left(tmp_path: Path)
         orphans = {pid for pid in started if alive(pid) and pid != reaper}
         assert orphans, "nothing was left to sweep"
 
-        swept = sweep_dead_runs()  # what the next run does before it starts a service
+        assert left_in(own_tmp, within_s=0) != []  # nobody removed its directories either
 
-        assert swept  # the groups of the dead run
+        # What the next run does before it starts a service, in a process of its own with the
+        # same temp directory, as the next run would be.
+        sweep = "from harness.provision.reaper import sweep_dead_runs; print(sweep_dead_runs())"
+        swept = subprocess.run(
+            [sys.executable, "-c", sweep],
+            env={**os.environ, "TMPDIR": str(own_tmp)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+        assert swept.strip() not in ("", "[]")  # the groups of the dead run
         assert gone(orphans, within_s=15) == []
+        assert left_in(own_tmp, within_s=0) == []
     finally:
         if harness.poll() is None:
             harness.kill()
@@ -125,6 +173,44 @@ def test_a_live_harness_keeps_its_services_and_stopping_forgets_them(tmp_path: P
         for proc in (sleeper, kept):
             proc.kill()
             proc.wait()
+
+
+def test_a_directory_is_removed_when_its_harness_ends_unless_it_was_kept(
+    own_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
+    reaper = Reaper(directory=own_tmp / "ledgers", grace_s=0.5)
+    doomed, kept = own_tmp / "cg-doomed", own_tmp / "cg-kept"
+    for path in (doomed, kept):
+        path.mkdir()
+        (path / "file").write_text("x")
+    reaper.remove_on_death(doomed)
+    reaper.remove_on_death(kept)
+    reaper.kept(kept)
+    reaper.close()
+    assert not doomed.exists()
+    assert kept.exists()
+
+
+def test_a_ledger_cannot_name_a_directory_outside_the_temp_directory_to_remove(
+    own_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
+    outside = own_tmp / "home"
+    (outside / "cg-precious").mkdir(parents=True)
+    ours = own_tmp / "cg-ours"
+    ours.mkdir()
+    ledgers = own_tmp / "ledgers"
+    ledgers.mkdir()
+    lines = [f"D {outside / 'cg-precious'}", f"D {own_tmp}/cg-x/../home", f"D {ours}", "D /etc"]
+    (ledgers / "999999999-0.groups").write_text("\n".join(lines) + "\n")  # no such owner: dead
+
+    sweep_dead_runs(ledgers)
+
+    assert (outside / "cg-precious").exists()
+    assert not ours.exists()
+    with pytest.raises(ValueError, match="not a cg-\\* directory"):
+        Reaper(directory=ledgers).remove_on_death(outside)
 
 
 def test_a_command_that_times_out_is_killed_with_its_children(tmp_path: Path) -> None:
