@@ -42,8 +42,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# No markup: what is printed comes from scenarios and systems ("[redacted]", "chaosgate[load]",
+# a stray "[/]"), and must show as it is, never as a style or a MarkupError.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 
 def _version(value: bool) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import httpx
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness import httpclient
 from harness.commands import run_command
@@ -252,7 +253,7 @@ class GameDay:
 
     def _abort(self, why: str) -> None:
         self._aborted = why
-        self.console.print(f"[bold red]{why}[/bold red]: rolling back", highlight=False)
+        self.console.print(Text(why, style="bold red"), ": rolling back", sep="", highlight=False)
 
     def _mark(self, verb: str, step_id: str, note: str, who: str) -> None:
         drill = self._drill
@@ -388,7 +389,9 @@ class GameDay:
             due = force or key != self._watch.last_status
             self._watch.last_status = key
         if due:
-            self.console.print("[dim]status[/dim] " + "\n       ".join(lines), highlight=False)
+            self.console.print(
+                Text("status", style="dim"), "\n       ".join(lines), highlight=False
+            )
 
     def _alerts_by_channel(self) -> dict[str, int]:
         """Messages the notification capture services received, by channel."""

@@ -13,6 +13,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from harness.journal import RunRecord
 
@@ -26,7 +27,7 @@ def progress(console: Console, *, live: bool) -> Progress:
     draws none."""
     return Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # scenario text, not styles
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -40,7 +41,12 @@ def summary(record: RunRecord, console: Console) -> None:
     """The scenarios' verdicts, the drills' times, the human steps, the run's result."""
     table = Table("scenario", "status", "seconds", "reason")
     for s in record.scenarios:
-        table.add_row(s.id, f"[{_COLOURS[s.status]}]{s.status}[/]", f"{s.duration_s:.1f}", s.reason)
+        table.add_row(
+            Text(s.id),
+            Text(s.status, style=_COLOURS[s.status]),
+            f"{s.duration_s:.1f}",
+            Text(s.reason or ""),
+        )
     console.print(table)
     drills = [(s.id, s.runbook_drill) for s in record.scenarios if s.runbook_drill is not None]
     if drills:
@@ -57,9 +63,9 @@ def summary(record: RunRecord, console: Console) -> None:
             ttd = f"{drill.time_to_detect_s:.1f} s" if drill.time_to_detect_s is not None else "-"
             ttr = f"{drill.time_to_resolve_s:.1f} s" if drill.time_to_resolve_s is not None else "-"
             runbooks.add_row(
-                scenario_id,
-                drill.path,
-                f"[{_COLOURS.get(drill.status, 'yellow')}]{drill.status}[/]",
+                Text(scenario_id),
+                Text(drill.path),
+                Text(drill.status, style=_COLOURS.get(drill.status, "yellow")),
                 counts,
                 ttd,
                 ttr,
@@ -72,5 +78,6 @@ def summary(record: RunRecord, console: Console) -> None:
                     f"human step (reported, not run): {step.location} {step.id} — "
                     f"{' '.join(step.text.split())[:100]}",
                     highlight=False,
+                    markup=False,
                 )
-    console.print(f"result: {record.status}", highlight=False)
+    console.print(f"result: {record.status}", highlight=False, markup=False)
