@@ -8,7 +8,7 @@
 # debootstrap'd Debian); PIP_INSTALL: what pip installs (offline: from a wheel directory).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE}
-ARG PIP_INSTALL=/src
+ARG PIP_INSTALL=/src[shop]
 COPY . /src
 RUN python3 -m venv /opt/chaosgate \
     && /opt/chaosgate/bin/pip install --no-cache-dir --disable-pip-version-check ${PIP_INSTALL} \

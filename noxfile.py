@@ -73,7 +73,8 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def chaos(session: nox.Session) -> None:
     """The chaos suite against the reference service; reports land in reports/."""
-    session.install("-e", ".[load,containers]")  # load steps run Locust; --env docker
+    # the shop (the system under test), PostgreSQL probes, Locust for load steps, --env docker
+    session.install("-e", ".[shop,postgres,load,containers]")
     session.run("chaosgate", "runbooks", "lint")  # a runbook that drifted fails here first
     session.run("chaosgate", "run", *(session.posargs or ["scenarios"]), "--report-dir", "reports")
 
@@ -82,7 +83,7 @@ def chaos(session: nox.Session) -> None:
 def example(session: nox.Session) -> None:
     """A system this project did not write: Kinto (from PyPI, in a venv of its own, as a team's
     service would be) on PostgreSQL behind Toxiproxy; reports in reports/examples/."""
-    session.install("-e", ".[load]")
+    session.install("-e", ".[postgres,load]")  # the harness without the shop, as a team has it
     kinto = Path(session.virtualenv.location).parent / "kinto-env"
     if not (kinto / "bin" / "kinto").exists():
         session.run("python", "-m", "venv", str(kinto))

@@ -26,6 +26,7 @@ from harness.exits import EXIT_ERRORED, EXIT_FAILED, EXIT_PASSED, Environment
 from harness.journal import RunRecord, ScenarioRecord
 from harness.provision.backend import Provisioner
 from harness.provision.local import LocalProvisioner
+from harness.provision.servers import PostgresTemplate
 from harness.report import Redactor, relative_logs, write_index, write_reports
 from harness.report.console import progress, summary
 from harness.run import AUTOMATED, Kinds, RunStrategy, ScenarioInterrupted, ScenarioRunner
@@ -102,15 +103,22 @@ class InterruptibleClock(SystemClock):
 
 
 def make_provisioner(
-    env: Environment, seed: int, time_scale: float, console: Console
+    env: Environment,
+    seed: int,
+    time_scale: float,
+    console: Console,
+    postgres_templates: PostgresTemplate | None = None,
 ) -> Provisioner:
-    """The backend for ``env``.
+    """The backend for ``env``; local backends share ``postgres_templates`` when given (the
+    run's initdb'd and migrated clusters, made once for all the scenarios at once).
 
     Raises:
         HarnessError: Docker is missing or down (the message says what to do).
     """
     if env is Environment.local:
-        return LocalProvisioner(seed=seed, time_scale=time_scale)
+        return LocalProvisioner(
+            seed=seed, time_scale=time_scale, postgres_templates=postgres_templates
+        )
     from harness.provision.docker import DockerProvisioner
 
     try:
@@ -154,14 +162,18 @@ def run_suite(
     ``env``'s) and ``kinds`` replaces implementations (tests: the fakes of ``harness.testing``).
     """
     jobs = max(1, min(jobs, len(loaded) or 1))
+    templates = PostgresTemplate()  # nothing is made until a scenario asks for PostgreSQL
     try:
         provisioners: queue.Queue[Provisioner] = queue.Queue()
         for _ in range(jobs):
             provisioners.put(
-                provisioner() if provisioner else make_provisioner(env, seed, time_scale, err)
+                provisioner()
+                if provisioner
+                else make_provisioner(env, seed, time_scale, err, templates)
             )
     except HarnessError as exc:
         _close_all(provisioners)
+        templates.close()
         err.print(f"error: {exc}", highlight=False, soft_wrap=True)
         return EXIT_ERRORED
     run_dir = report_dir / time.strftime("run-%Y%m%d-%H%M%S")
@@ -264,6 +276,7 @@ def run_suite(
     finally:
         signal.signal(signal.SIGTERM, previous)
         _close_all(provisioners)
+        templates.close()
     if interrupted:
         err.print("interrupted: faults reverted, rollbacks run, services stopped", highlight=False)
     record.finished_at = time.time()

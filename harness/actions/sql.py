@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import psycopg
-
 from harness.actions import ACTIONS, ActionResult
+from harness.extras import require
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext, resolve
 from harness.scenario.model import SqlAction
@@ -14,6 +13,7 @@ __all__: list[str] = []
 
 @ACTIONS.register("sql")
 def _sql(action: SqlAction, stack: Stack, context: TemplateContext, key: str) -> ActionResult:
+    psycopg = require("psycopg")  # the postgres extra
     url = stack.services[action.service].endpoint.url
     statements = [
         resolve(sql, context, where=f"action.statements[{i}]")

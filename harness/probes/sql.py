@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import psycopg
-
+from harness.extras import require
 from harness.probes import PROBES, Observation
 from harness.provision.backend import Stack
 from harness.provision.templates import TemplateContext, resolve
@@ -14,6 +13,7 @@ __all__: list[str] = []
 
 @PROBES.register("sql")
 def _sql(probe: SqlProbe, stack: Stack, context: TemplateContext) -> Observation:
+    psycopg = require("psycopg")  # the postgres extra
     url = stack.services[probe.service].endpoint.url
     query = resolve(probe.query, context, where="probe.query")
     try:

@@ -13,7 +13,7 @@ from harness.errors import FaultError, PortInUse
 from harness.provision.backend import Outcome, RunningService, Stack
 from harness.provision.kinds import HOST, KINDS, KindStart
 from harness.provision.process import ManagedProcess, on_free_port
-from harness.provision.servers import PostgresTemplate
+from harness.provision.servers import PostgresServer, PostgresTemplate
 from harness.provision.templates import Endpoint, TemplateContext
 from harness.provision.waves import WaveProvisioner
 from harness.scenario.model import Scenario
@@ -128,17 +128,27 @@ class LocalProvisioner(WaveProvisioner):
     #: a process shares the host's loopback: there is no network to cut it off from
     unsupported_faults: ClassVar[frozenset[str]] = frozenset({"disconnect"})
 
-    def __init__(self, *, seed: int = 0, time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        time_scale: float = 1.0,
+        postgres_templates: PostgresTemplate | None = None,
+    ) -> None:
         super().__init__()
         self._seed = seed
         self._time_scale = time_scale
         self._stoppers: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
-        self._pg_template = PostgresTemplate()
+        #: shared by the backends of one run (scenarios at once), closed by whoever made it
+        self._owns_templates = postgres_templates is None
+        self._pg_template = postgres_templates or PostgresTemplate()
 
     def close(self) -> None:
-        """Remove what is kept between scenarios (the PostgreSQL template cluster)."""
-        self._pg_template.close()
+        """Remove what is kept between scenarios (the PostgreSQL template clusters), unless
+        they were handed in."""
+        if self._owns_templates:
+            self._pg_template.close()
 
     def __enter__(self) -> LocalProvisioner:
         return self
@@ -156,6 +166,11 @@ class LocalProvisioner(WaveProvisioner):
 
     def postgres_template(self) -> Path:
         return self._pg_template.data()
+
+    def postgres_derived(
+        self, key: str, build: Callable[[PostgresServer], None]
+    ) -> tuple[Path, bool]:
+        return self._pg_template.derived(key, build)
 
     def on_stop(self, name: str, stop: Callable[[], None]) -> None:
         with self._lock:

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import psycopg
 import redis
 
 from harness.errors import PortInUse, ProcessExited, ProvisionError
+from harness.extras import require
 from harness.provision.binaries import find_binary
 from harness.provision.process import ManagedProcess, http_ok, on_free_port, port_is_open
 from harness.provision.reaper import Reaper, removable
@@ -65,6 +65,7 @@ def postgres_answers(host: str, port: int, user: str, database: str = "postgres"
     """A connection to ``database`` succeeds and answers a query."""
     if not port_is_open(host, port):
         return False
+    psycopg = require("psycopg")
     try:
         with psycopg.connect(
             host=host, port=port, user=user, dbname=database, connect_timeout=1
@@ -210,41 +211,103 @@ def initdb_cluster(initdb: Path, data: Path, role: str, user: str | None) -> Non
 
 
 class PostgresTemplate:
-    """One initdb'd cluster, made on first use, that each :class:`PostgresServer` copies.
+    """Clusters made once and copied by each :class:`PostgresServer`: the initdb'd cluster
+    (:meth:`data`), and clusters prepared from it by a build (:meth:`derived`: a database a
+    system's migrations ran in). Thread-safe: scenarios running at once share one.
 
-    ``close()`` removes it; so does interpreter exit, should an owner forget, and the harness's
+    ``close()`` removes them; so does interpreter exit, should an owner forget, and the harness's
     reaper when the process is killed (SIGKILL included).
 
     Parameters:
-        reaper: what removes the directory if this process dies (default: the shared one).
+        reaper: what removes the directories if this process dies (default: the shared one).
     """
 
     def __init__(self, *, reaper: Reaper | None = None) -> None:
         self._lock = threading.Lock()
         self._reaper = reaper
-        self._directory: Path | None = None
-        self._cleanup: Callable[[], object] | None = None
+        self._base: Path | None = None
+        self._derived: dict[str, Path | ProvisionError] = {}
+        self._building: dict[str, threading.Lock] = {}
+        self._cleanups: list[Callable[[], object]] = []
+        self._dirs: list[Path] = []
 
     def data(self) -> Path:
+        """The initdb'd data directory, made on first use."""
         with self._lock:
-            if self._directory is None:
-                directory = Path(tempfile.mkdtemp(prefix="cg-pgtemplate-"))
-                reaper = self._reaper or Reaper.shared()
-                reaper.remove_on_death(directory)
-                self._cleanup = weakref.finalize(self, _remove_tree, str(directory), reaper)
+            if self._base is None:
+                directory = self._directory()
                 user = postgres_user()
-                if user is not None:
-                    shutil.chown(directory, user=user)
                 role = user or pwd.getpwuid(os.getuid()).pw_name
                 initdb_cluster(find_binary("initdb"), directory / "data", role, user)
-                self._directory = directory
-            return self._directory / "data"
+                self._base = directory / "data"
+            return self._base
+
+    def derived(self, key: str, build: Callable[[PostgresServer], None]) -> tuple[Path, bool]:
+        """The data directory of a cluster copied from :meth:`data`, started, changed by
+        ``build`` and shut down cleanly — made once per ``key``; and whether this call made it.
+
+        A build that failed is not tried again for the same key: the same error is raised.
+
+        Raises:
+            ProvisionError: the build (or the cluster) failed.
+        """
+        with self._lock:
+            lock = self._building.setdefault(key, threading.Lock())
+        with lock:  # one build per key; other keys build meanwhile
+            with self._lock:
+                made = self._derived.get(key)
+            if isinstance(made, ProvisionError):
+                raise ProvisionError(f"{made} (the first attempt's error; not tried again)")
+            if made is not None:
+                return made, False
+            try:
+                path = self._build(build)
+            except ProvisionError as exc:
+                with self._lock:
+                    self._derived[key] = exc
+                raise
+            with self._lock:
+                self._derived[key] = path
+            return path, True
+
+    def _build(self, build: Callable[[PostgresServer], None]) -> Path:
+        server = PostgresServer(template=self.data())
+        try:
+            server.start()
+            build(server)
+            assert server.process is not None
+            server.process.stop()  # SIGINT: a fast shutdown still ends with a checkpoint
+            target = self._directory() / "data"
+            shutil.move(str(server.directory / "data"), str(target))
+        finally:
+            server.stop()
+        return target
+
+    def directories(self) -> list[Path]:
+        """The ``cg-pgtemplate-*`` directories made so far (until :meth:`close`)."""
+        with self._lock:
+            return list(self._dirs)
+
+    def _directory(self) -> Path:
+        """A new ``cg-pgtemplate-*`` directory, owned by PostgreSQL's user, removed by close()."""
+        directory = Path(tempfile.mkdtemp(prefix="cg-pgtemplate-"))
+        reaper = self._reaper or Reaper.shared()
+        reaper.remove_on_death(directory)
+        self._cleanups.append(weakref.finalize(self, _remove_tree, str(directory), reaper))
+        self._dirs.append(directory)
+        user = postgres_user()
+        if user is not None:
+            shutil.chown(directory, user=user)
+        return directory
 
     def close(self) -> None:
         with self._lock:
-            if self._cleanup is not None:
-                self._cleanup()
-            self._directory, self._cleanup = None, None
+            for cleanup in self._cleanups:
+                cleanup()
+            self._cleanups.clear()
+            self._dirs.clear()
+            self._base = None
+            self._derived.clear()
 
 
 def _remove_tree(path: str, reaper: Reaper) -> None:
@@ -325,6 +388,8 @@ class PostgresServer:
                 stop_signal=signal.SIGINT,
             )
 
+        psycopg = require("psycopg")
+
         def accepts(port: int) -> bool:
             if not port_is_open(HOST, port):
                 return False
@@ -340,7 +405,7 @@ class PostgresServer:
         return self
 
     def create_database(self, name: str) -> str:
-        with psycopg.connect(
+        with require("psycopg").connect(
             host=HOST, port=self.port, user=self.role, dbname="postgres", autocommit=True
         ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.clock import Clock, SystemClock
 from harness.errors import HarnessError
+from harness.extras import missing_for
 from harness.history import HISTORY_FILE, JOURNAL_CAP, write_history
 from harness.journal import ScenarioRecord
 from harness.provision.backend import Provisioner
@@ -157,7 +158,10 @@ class ScenarioRunner:
             del step.history[JOURNAL_CAP:]
 
     def _backend_can(self, state: RunState) -> None:
-        """Refuse, before anything starts, a fault this backend cannot apply."""
+        """Refuse, before anything starts, a fault this backend cannot apply and a scenario whose
+        parts are not installed (an extra)."""
+        for missing in missing_for(state.scenario):
+            raise Abort("errored", str(missing))
         unsupported = self._provisioner.unsupported_faults
         for i, step in enumerate(state.scenario.method):
             if step.fault is not None and step.fault.type in unsupported:

@@ -86,6 +86,18 @@ def _problem(ref: str, scenario: Scenario, captured: set[str]) -> str | None:
     return f"${{{ref}}} is not a reference; use {FORMS}"
 
 
+def _template_problem(ref: str, service: str) -> str | None:
+    """A database template is made once and shared: only its own address and the harness's
+    environment may go into it."""
+    parts = ref.split(".")
+    if parts[0] == "env" or (parts[0] == "services" and parts[1:2] == [service]):
+        return None
+    return (
+        f"${{{ref}}}: a template is made once and copied into every scenario that has it, so it "
+        f"may use only ${{services.{service}.host|port|url}} and ${{env.NAME}}"
+    )
+
+
 def reference_problems(
     scenario: Scenario, data: dict[str, Any]
 ) -> list[tuple[tuple[str | int, ...], str]]:
@@ -94,10 +106,14 @@ def reference_problems(
     problems = []
     for path, text in _strings(data, ()):
         in_each = len(path) > 2 and path[0] == "invariants" and path[2] == "each"
+        in_template = len(path) > 2 and path[0] == "services" and path[2] == "template"
+        template_of = path[1] if in_template else None
         for ref in _REFERENCE.findall(text):
             if ref.strip() == "key" and in_each:
                 continue  # an acknowledged invariant's per-key check
             message = _problem(ref.strip(), scenario, captured)
+            if message is None and template_of is not None:
+                message = _template_problem(ref.strip(), str(template_of))
             if message is not None:
                 problems.append((path, message))
     return problems

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from harness.scenario.base import Model, Name, PositiveSeconds
 
-__all__ = ["Proxy", "ReadyCheck", "Service"]
+__all__ = ["DatabaseTemplate", "Proxy", "ReadyCheck", "Service"]
 
 
 class ReadyCheck(Model):
@@ -25,6 +25,22 @@ class ReadyCheck(Model):
         if len(given) != 1:
             raise ValueError(f"give exactly one of http, tcp, command (got {given or 'none'})")
         return self
+
+
+class DatabaseTemplate(Model):
+    """What a ``postgres`` service's database holds before anything that depends on it starts:
+    ``command`` (the system's migrations, a fixture load) run against it once.
+
+    Locally the command runs once per run and every scenario with the same template gets a copy
+    of its result (a cluster copied, not migrated again); on Docker it runs against each
+    scenario's container. It runs on the harness's machine, like command probes, and may use
+    only ``${services.NAME.host|port|url}`` of its own service and ``${env.NAME}``: what it makes
+    is shared, so it cannot depend on one scenario's other services.
+    """
+
+    command: list[str] = Field(min_length=1, description="run once; it must exit 0")
+    env: dict[str, str] = Field(default_factory=dict, description="added to the harness's env")
+    timeout_s: PositiveSeconds = 300.0
 
 
 class Service(Model):
@@ -62,6 +78,11 @@ class Service(Model):
     stock: dict[str, int] | None = Field(
         default=None, description="kind fake-erp: its initial stock levels, SKU -> level"
     )
+    template: DatabaseTemplate | None = Field(
+        default=None,
+        description="kind postgres: a command (migrations) run once before dependents start; "
+        "locally its result is made once per run and copied into each scenario's cluster",
+    )
     image: str | None = Field(
         default=None,
         min_length=1,
@@ -79,6 +100,8 @@ class Service(Model):
             raise ValueError(f"a service of kind {self.kind!r} takes no before_start")
         if self.kind != "postgres" and self.database is not None:
             raise ValueError("only a service of kind 'postgres' takes a database")
+        if self.kind != "postgres" and self.template is not None:
+            raise ValueError("only a service of kind 'postgres' takes a template")
         if self.kind != "fake-erp" and self.stock is not None:
             raise ValueError("only a service of kind 'fake-erp' takes stock")
         if self.kind != "process" and self.image is not None:

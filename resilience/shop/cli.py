@@ -428,5 +428,34 @@ def _print_orders(orders: list[OrderOut], as_json: bool) -> None:
     out.print(table)
 
 
+#: what the shop runs on, installed by ``pip install 'chaosgate[shop]'`` (module names)
+SHOP_NEEDS = (
+    "fastapi",
+    "uvicorn",
+    "pydantic_settings",
+    "tenacity",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "dramatiq",
+    "certifi",
+)
+
+
+def missing_parts() -> list[str]:
+    """The modules of the shop's stack that are not installed (looked up, not imported)."""
+    import importlib.util
+
+    return [name for name in SHOP_NEEDS if importlib.util.find_spec(name) is None]
+
+
 def main() -> None:
+    missing = missing_parts()
+    if missing and not {"--help", "-h"} & set(sys.argv[1:]):
+        print(
+            f"error: the reference shop needs {', '.join(missing)}, which is not installed: "
+            "pip install 'chaosgate[shop]'",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     app()

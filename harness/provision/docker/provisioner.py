@@ -261,6 +261,8 @@ class DockerProvisioner(WaveProvisioner):
             name, wrapped, self._network, wait_ready, spec.stop_timeout_s
         )
         wait_ready()
+        if spec.after_ready is not None:  # once: a restart keeps what it made
+            spec.after_ready(running.endpoint)
         return running
 
     def _before_start(self, name: str, image: str, spec: ContainerSpec, log: Path) -> None:

@@ -24,6 +24,8 @@ from harness.scenario.model import Service
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
+    from harness.provision.servers import PostgresServer
+
 __all__ = [
     "ALL_INTERFACES",
     "APP_PORT",
@@ -74,7 +76,14 @@ class LocalHost(Protocol):
         ...
 
     def postgres_template(self) -> Path:
-        """An initdb'd data directory to copy (made once per backend)."""
+        """An initdb'd data directory to copy (made once per run)."""
+        ...
+
+    def postgres_derived(
+        self, key: str, build: Callable[[PostgresServer], None]
+    ) -> tuple[Path, bool]:
+        """A data directory to copy, prepared by ``build`` once per run and ``key``; and whether
+        this call built it (see :meth:`PostgresTemplate.derived`)."""
         ...
 
     def on_stop(self, name: str, stop: Callable[[], None]) -> None:
@@ -122,6 +131,8 @@ class ContainerSpec:
     files: dict[str, Path] = field(default_factory=dict)
     #: a command run once, in a container of the same image, env and network, before it starts
     before_start: list[str] | None = None
+    #: run once with its published endpoint when it is first ready, before dependents start
+    after_ready: Callable[[Endpoint], None] | None = None
 
 
 class ServiceKind(Protocol):

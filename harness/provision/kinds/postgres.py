@@ -1,14 +1,25 @@
 """``kind: postgres``: a PostgreSQL cluster (``database:`` created in it) with durability off —
-a throwaway copy of an initdb'd cluster locally, the official image's contract in a container."""
+a throwaway copy of an initdb'd cluster locally, the official image's contract in a container.
+
+A ``template:`` (the system's migrations) runs before anything that depends on the database
+starts. Locally it runs once per run, in a cluster of its own, and each scenario's cluster is a
+copy of the result; in a container it runs against each scenario's database.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
+from functools import partial
 
+from harness.commands import last_words, run_command
+from harness.errors import ProvisionError
 from harness.provision.backend import RunningService, Stack
 from harness.provision.kinds import KINDS, ContainerHost, ContainerSpec, KindStart, LocalHost
 from harness.provision.servers import HOST, PostgresServer, postgres_answers
-from harness.provision.templates import Endpoint
+from harness.provision.templates import Endpoint, TemplateContext
 
 __all__ = ["PostgresKind"]
 
@@ -21,11 +32,65 @@ def url(role: str, host: str, port: int, database: str) -> str:
     return f"postgresql://{role}@{host}:{port}/{database}"
 
 
+def _template_key(start: KindStart) -> str:
+    """Scenarios whose templates read the same get one build: the same database, command and
+    env as written, and the same values of the harness's variables they name."""
+    template = start.service.template
+    assert template is not None
+    texts = [*template.command, *template.env.values()]
+    named = sorted({m for t in texts for m in re.findall(r"\$\{\s*env\.(\w+)\s*\}", t)})
+    values = {name: os.environ.get(name) for name in named}
+    return json.dumps(
+        [start.name, start.service.database, template.command, template.env, values],
+        sort_keys=True,
+    )
+
+
+def _apply_template(start: KindStart, endpoint: Endpoint) -> None:
+    """Run the service's template command against the database at ``endpoint``; its output goes
+    to ``template.log`` in the service's directory.
+
+    Raises:
+        ProvisionError: it did not start, did not end in time, or did not exit 0.
+    """
+    template = start.service.template
+    assert template is not None
+    where = f"services.{start.name}.template"
+    context = TemplateContext({start.name: endpoint}, {}, str(start.run_dir), start.seed, 1.0)
+    outcome = run_command(
+        template.command, template.env, context, timeout_s=template.timeout_s, where=where
+    )
+    log = start.directory / "template.log"
+    log.write_text(f"$ {outcome.line}\n{outcome.output}\n")
+    if outcome.returncode != 0:
+        why = outcome.error or f"exited {outcome.returncode}: {last_words(outcome.output)}"
+        raise ProvisionError(f"{where}: {outcome.line} {why} (output in {log})")
+
+
+def _build_template(start: KindStart, server: PostgresServer) -> None:
+    database = start.service.database or "postgres"
+    if start.service.database:
+        server.create_database(database)
+    address = url(server.role, HOST, server.port, database)
+    _apply_template(start, Endpoint(HOST, server.port, address))
+
+
 class PostgresKind:
     image_role = "postgres"
 
     def local(self, start: KindStart, host: LocalHost, stack: Stack) -> RunningService:
-        server = PostgresServer(template=host.postgres_template())
+        if start.service.template is None:
+            data = host.postgres_template()
+        else:
+            data, built = host.postgres_derived(
+                _template_key(start), partial(_build_template, start)
+            )
+            if not built:
+                (start.directory / "template.log").write_text(
+                    "the template was made for an earlier scenario of this run; this cluster is "
+                    "a copy of its result\n"
+                )
+        server = PostgresServer(template=data)
         log_copy = start.directory / "postgres.log"
         kept: list[RunningService] = []
 
@@ -43,8 +108,8 @@ class PostgresKind:
         host.on_stop(start.name, stop)
         server.start()
         database = start.service.database or "postgres"
-        if start.service.database:
-            server.create_database(start.service.database)
+        if start.service.database and start.service.template is None:
+            server.create_database(start.service.database)  # else the template's copy has it
         assert server.process is not None
         endpoint = Endpoint(HOST, server.port, url(server.role, HOST, server.port, database))
         running = RunningService(
@@ -64,6 +129,7 @@ class PostgresKind:
             lambda e, c: postgres_answers(e.host, e.port, "postgres", db),
             f"a connection to database {db} succeeds",
             stop_signal="SIGINT",
+            after_ready=partial(_apply_template, start) if start.service.template else None,
         )
 
 

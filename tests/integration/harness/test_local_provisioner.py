@@ -15,6 +15,7 @@ import redis
 from harness.errors import ProcessExited, ProvisionError, ServiceNeverReady
 from harness.provision.local import LocalProvisioner
 from harness.provision.process import ManagedProcess, port_is_open
+from harness.provision.servers import PostgresTemplate
 from harness.provision.waves import start_order
 from harness.scenario import Scenario
 from tests.support.processes import left_running
@@ -183,3 +184,85 @@ def test_a_before_start_that_fails_names_it_and_starts_nothing(
             tmp_path,
         )
     assert spawned == []
+
+
+# A template command: the system's migrations, here one table with one row, counted in a file.
+MIGRATE = (
+    "import os, psycopg, sys\n"
+    "with psycopg.connect(os.environ['DATABASE_URL'], autocommit=True) as conn:\n"
+    "    conn.execute('create table notes (id int primary key, body text)')\n"
+    "    conn.execute(\"insert into notes values (1, 'from the template')\")\n"
+    "open(sys.argv[1], 'a').write('built\\n')\n"
+    "print('migrated')\n"
+)
+
+
+def templated(marker: Path, command: list[str] | None = None) -> Scenario:
+    db = {
+        "kind": "postgres",
+        "database": "shop",
+        "template": {
+            "command": command or [PY, "-c", MIGRATE, str(marker)],
+            "env": {"DATABASE_URL": "${services.db.url}"},
+        },
+    }
+    return Scenario.model_validate({"id": "t", "title": "t", "services": {"db": db}})
+
+
+def notes(url: str) -> list[tuple[int, str]]:
+    with psycopg.connect(url) as conn:
+        return [(int(r[0]), str(r[1])) for r in conn.execute("select id, body from notes")]
+
+
+def test_a_database_template_is_made_once_per_run_and_each_scenario_gets_a_copy(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "builds"
+    templates = PostgresTemplate()
+    first = LocalProvisioner(postgres_templates=templates)
+    second = LocalProvisioner(postgres_templates=templates)  # another scenario at once
+    try:
+        one = first.start(templated(marker), tmp_path / "one")
+        two = second.start(templated(marker), tmp_path / "two")
+        try:
+            url_one, url_two = one.services["db"].endpoint.url, two.services["db"].endpoint.url
+            assert url_one != url_two  # two clusters
+            assert notes(url_one) == notes(url_two) == [(1, "from the template")]
+            with psycopg.connect(url_one, autocommit=True) as conn:
+                conn.execute("insert into notes values (2, 'only in one')")
+            assert notes(url_two) == [(1, "from the template")]  # never another's data
+            assert marker.read_text() == "built\n"  # the command ran once for both
+            log_one = tmp_path / "one" / "services" / "db" / "template.log"
+            log_two = tmp_path / "two" / "services" / "db" / "template.log"
+            assert "migrated" in log_one.read_text()
+            assert "earlier scenario" in log_two.read_text()
+        finally:
+            first.stop(one)
+            second.stop(two)
+        made = templates.directories()
+        assert len(made) == 2 and all(d.exists() for d in made)  # initdb'd, and migrated
+    finally:
+        templates.close()
+    assert not any(d.exists() for d in made)
+
+
+def test_a_failing_template_names_itself_and_is_not_run_again(tmp_path: Path) -> None:
+    marker = tmp_path / "attempts"
+    failing = [
+        PY,
+        "-c",
+        f"import sys; open({str(marker)!r}, 'a').write('x'); print('relation nope'); sys.exit(3)",
+    ]
+    templates = PostgresTemplate()
+    try:
+        for attempt in ("first", "second"):
+            with pytest.raises(
+                ProvisionError, match=r"(?s)services\.db\.template: .* exited 3: relation nope"
+            ) as caught:
+                LocalProvisioner(postgres_templates=templates).start(
+                    templated(marker, failing), tmp_path / attempt
+                )
+        assert "not tried again" in str(caught.value)
+        assert marker.read_text() == "x"  # once: the second scenario got the first's error
+    finally:
+        templates.close()

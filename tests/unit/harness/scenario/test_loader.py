@@ -310,3 +310,41 @@ assertions:
         load_scenario(write(tmp_path, text))
     assert "within_s 5.5 is not after from_s 18" in str(broken.value)
     assert "give within_s: 23" in str(broken.value)
+
+
+WITH_DB = VALID.replace(
+    "  toxiproxy:\n    kind: toxiproxy\n",
+    "  toxiproxy:\n    kind: toxiproxy\n  db:\n    kind: postgres\n    database: shop\n"
+    "    template:\n      command: [shop, db, upgrade]\n"
+    '      env: {DATABASE_URL: "TEMPLATE_URL"}\n',
+)
+
+
+def test_a_database_template_loads_with_its_own_address_and_the_environment(
+    tmp_path: Path,
+) -> None:
+    text = WITH_DB.replace("TEMPLATE_URL", "${services.db.url}?app=${env.USER}")
+    template = load_scenario(write(tmp_path, text)).services["db"].template
+    assert template is not None
+    assert template.command == ["shop", "db", "upgrade"]
+    assert template.timeout_s == 300.0
+
+
+@pytest.mark.parametrize(
+    "reference", ["${services.redis.url}", "${proxies.redis.url}", "${run.dir}", "${run.seed}"]
+)
+def test_a_database_template_may_not_depend_on_one_scenario(tmp_path: Path, reference: str) -> None:
+    with pytest.raises(ScenarioInvalid) as broken:
+        load_scenario(write(tmp_path, WITH_DB.replace("TEMPLATE_URL", reference)))
+    assert (
+        f"services.db.template.env.DATABASE_URL: {reference}: a template is made once and copied"
+        in " ".join(str(broken.value).split())
+    )
+
+
+def test_only_a_postgres_service_takes_a_template(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "  redis:\n    kind: redis\n", "  redis:\n    kind: redis\n    template: {command: [x]}\n"
+    )
+    with pytest.raises(ScenarioInvalid, match="only a service of kind 'postgres' takes a template"):
+        load_scenario(write(tmp_path, text))
