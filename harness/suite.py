@@ -40,6 +40,7 @@ __all__ = [
     "InterruptibleClock",
     "auto_jobs",
     "make_provisioner",
+    "redacted",
     "run_suite",
 ]
 
@@ -132,6 +133,20 @@ def make_provisioner(
     return docker
 
 
+def redacted(result: ScenarioRecord, redactor: Redactor, run_dir: Path) -> ScenarioRecord:
+    """``result`` as the journal keeps it: redacted, and so is every log it left (in place);
+    its log paths relative to ``run_dir``."""
+    logs = {
+        p.resolve()
+        for p in [*(run_dir / result.id).rglob("*.log"), *map(Path, result.services.values())]
+    }
+    for log in logs:  # once each: service logs mostly live under the scenario's directory
+        redactor.file(log)
+    kept: ScenarioRecord = redactor.value(result)
+    relative_logs(kept, run_dir)
+    return kept
+
+
 def _raise_interrupt(_signo: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -197,15 +212,7 @@ def run_suite(
 
     def keep(result: ScenarioRecord) -> None:
         """Redact the scenario's record and every log it left, then add it to the journal."""
-        redactor = redactors.get(result.id, Redactor())
-        logs = {
-            p.resolve()
-            for p in [*(run_dir / result.id).rglob("*.log"), *map(Path, result.services.values())]
-        }
-        for log in logs:  # once each: service logs mostly live under the scenario's directory
-            redactor.file(log)
-        kept = redactor.value(result)
-        relative_logs(kept, run_dir)
+        kept = redacted(result, redactors.get(result.id, Redactor()), run_dir)
         record.scenarios.append(kept)
         record.scenarios.sort(key=lambda s: order.get(s.id, len(order)))
         record.write(run_dir / "journal.json")

@@ -436,3 +436,31 @@ def test_before_start_runs_once_in_a_container_of_the_image(
     with pytest.raises(ProvisionError, match=r"(?s)before_start: .* exited 4.*no such table"):
         provisioner.start(scenario(app=failing), tmp_path / "2")
     assert owned_by(os.getpid()) == []
+
+
+def test_a_database_template_runs_against_the_container_before_its_dependents(
+    provisioner: DockerProvisioner, tmp_path: Path
+) -> None:
+    migrate = (
+        "import os, psycopg\n"
+        "with psycopg.connect(os.environ['DATABASE_URL'], autocommit=True) as conn:\n"
+        "    conn.execute('create table notes (id int)')\n"
+        "print('migrated')\n"
+    )
+    db = {
+        "kind": "postgres",
+        "database": "shop",
+        "template": {
+            "command": [sys.executable, "-c", migrate],
+            "env": {"DATABASE_URL": "${services.db.url}"},
+        },
+    }
+    spec = Scenario.model_validate({"id": "tpl", "title": "t", "services": {"db": db}})
+    stack = provisioner.start(spec, tmp_path)
+    try:
+        url = stack.services["db"].endpoint.url
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select count(*) from notes").fetchone() == (0,)
+        assert "migrated" in (tmp_path / "services" / "db" / "template.log").read_text()
+    finally:
+        assert provisioner.stop(stack) == []
