@@ -155,11 +155,14 @@ def main(argv: list[str] | None = None) -> None:
     capture = Capture()
     server = serve_http(args.port, capture, host=args.host)
     controller = serve_smtp(args.smtp_port, capture, host=args.host)
-    stop = threading.Event()
+    stopped: list[int] = []
     for signo in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signo, lambda *_: stop.set())
+        # Only a note: a handler that sets an Event takes its lock, and a second signal while
+        # the first handler holds it deadlocks (the process then waits to be killed).
+        signal.signal(signo, lambda signo, _frame: stopped.append(signo))
     try:
-        stop.wait()
+        while not stopped:
+            time.sleep(0.2)
     finally:
         controller.stop()
         server.shutdown()

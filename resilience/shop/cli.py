@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -40,6 +38,7 @@ from resilience.shop.cli_support import (
 )
 from resilience.shop.cli_webhooks import webhooks_app
 from resilience.shop.orders import OrderStatus
+from resilience.shop.signals import SignalStop
 
 if TYPE_CHECKING:
     from resilience.shop.schemas import OrderOut
@@ -246,7 +245,7 @@ def worker(
         from resilience.shop.sweeper import Sweeper, shop_sweeps
 
         stop = threading.Event()
-        _on_signals(lambda: stop.set())
+        signals = SignalStop(stop, poll_s=SIGNAL_POLL_S).install()
         w = dramatiq.Worker(
             ctx.broker,
             queues=set(queues) if queues else None,
@@ -278,7 +277,7 @@ def worker(
         logging.getLogger(__name__).info(
             "worker started: queues %s, %d threads", consuming, threads or settings.worker_threads
         )
-        stop.wait()
+        signals.wait()
         if health is not None:
             health.stop()
         w.stop(timeout=int(settings.worker_shutdown_timeout_s * 1000))
@@ -313,8 +312,7 @@ def _supervise(
         stop_timeout_s=settings.worker_shutdown_timeout_s + 5,
         queues=queues or ["*"],
     )
-    stop = threading.Event()
-    _on_signals(lambda: stop.set())
+    signals = SignalStop(threading.Event(), poll_s=SIGNAL_POLL_S).install()
     logging.getLogger(__name__).info(
         "pool %s: supervising %d worker process(es); resize with 'shop queue scale %s N'",
         pool,
@@ -322,14 +320,9 @@ def _supervise(
         pool,
     )
     try:
-        supervisor.run(stop)
+        supervisor.run(signals)
     finally:
         client.close()
-
-
-def _on_signals(handler: Callable[[], None]) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda _signo, _frame: handler())
 
 
 # -- products / orders ------------------------------------------------------------------------
@@ -427,6 +420,9 @@ def _print_orders(orders: list[OrderOut], as_json: bool) -> None:
         )
     out.print(table)
 
+
+#: how often a waiting main thread looks for SIGINT/SIGTERM (resilience/shop/signals.py)
+SIGNAL_POLL_S = 0.2
 
 #: what the shop runs on, installed by ``pip install 'chaosgate[shop]'`` (module names)
 SHOP_NEEDS = (

@@ -26,8 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import redis
+
+if TYPE_CHECKING:
+    from resilience.shop.signals import SignalStop
 
 __all__ = ["PoolState", "WorkerPool", "pool_states", "reset_desired", "set_desired"]
 
@@ -103,7 +107,7 @@ class WorkerPool:
         self.desired = processes
         self._state_key = f"{PREFIX}:{pool}:supervisor:{socket.gethostname()}:{os.getpid()}"
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event | SignalStop) -> None:
         """Supervise until ``stop`` is set; always stops every child before returning."""
         try:
             while not stop.is_set():
