@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ __all__ = [
     "ScenarioRecord",
     "Status",
     "StepRecord",
+    "overall_status",
 ]
 
 Status = Literal["passed", "failed", "errored"]
@@ -211,6 +213,17 @@ class ScenarioRecord:
     slips: list[str] = field(default_factory=list)
 
 
+def overall_status(statuses: Iterable[str], invalid_files: bool = False) -> Status:
+    """A run's verdict from its scenarios': errored if one errored (or a file was broken),
+    else failed if one failed, else passed."""
+    seen = set(statuses)
+    if "errored" in seen or invalid_files:
+        return "errored"
+    if "failed" in seen:
+        return "failed"
+    return "passed"
+
+
 @dataclass
 class RunRecord:
     seed: int
@@ -227,12 +240,7 @@ class RunRecord:
 
     @property
     def status(self) -> Status:
-        statuses = {s.status for s in self.scenarios}
-        if "errored" in statuses or self.invalid_files:
-            return "errored"
-        if "failed" in statuses:
-            return "failed"
-        return "passed"
+        return overall_status([s.status for s in self.scenarios], bool(self.invalid_files))
 
     def to_json(self) -> str:
         return json.dumps({"status": self.status, **asdict(self)}, indent=2, default=str)

@@ -326,7 +326,7 @@ class _Session:
         """The journal of every scenario this session ran, and the reports from it."""
         if not self._records:
             return
-        from harness.journal import RunRecord
+        from harness.journal import RunRecord, overall_status
         from harness.report import write_index, write_reports
 
         run = RunRecord(
@@ -336,8 +336,7 @@ class _Session:
             environment=self.env,
             finished_at=time.time(),
         )
-        statuses = {r.get("status") for r in self._records}
-        status = next((s for s in ("errored", "failed") if s in statuses), "passed")
+        status = overall_status(str(r.get("status")) for r in self._records)
         journal = {"status": status, **asdict(run), "scenarios": self._records}
         path = self.run_dir / "journal.json"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -74,17 +76,25 @@ def test_listen_ports_are_chosen_below_the_ephemeral_range() -> None:
     assert len(ports) > 40  # random, not one port handed out again and again
 
 
-def test_a_server_that_stays_up_after_a_failed_bind_is_restarted_on_another_port(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Toxiproxy logs "address already in use" and keeps running; the start must not wait out
-    its readiness timeout on that port but try a new one."""
+@contextlib.contextmanager
+def first_port_taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """The next free port handed out is one a listener holds (the race CI lost), the one after
+    it really free; yields the taken one."""
     with socket.socket() as taken:
         taken.bind((HOST, 0))
         taken.listen()
         busy = taken.getsockname()[1]
         ports = iter([busy, free_port()])
         monkeypatch.setattr(process, "free_port", lambda host: next(ports))
+        yield busy
+
+
+def test_a_server_that_stays_up_after_a_failed_bind_is_restarted_on_another_port(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Toxiproxy logs "address already in use" and keeps running; the start must not wait out
+    its readiness timeout on that port but try a new one."""
+    with first_port_taken(monkeypatch) as busy:
         started = time.monotonic()
         server = ToxiproxyServer(tmp_path_factory.mktemp("toxiproxy-busy")).start()
         try:
@@ -99,12 +109,7 @@ def test_a_proxy_whose_port_was_taken_is_created_on_another(
     toxiproxy_server: ToxiproxyServer, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Real Toxiproxy refuses a listen address in use; the proxy then gets a new port."""
-    with socket.socket() as taken:
-        taken.bind((HOST, 0))
-        taken.listen()
-        busy = taken.getsockname()[1]
-        ports = iter([busy, free_port()])
-        monkeypatch.setattr(process, "free_port", lambda host: next(ports))
+    with first_port_taken(monkeypatch) as busy:
         client = ToxiproxyClient(toxiproxy_server.api_url)
         port = LocalProvisioner._create_proxy(client, "redis_moved", f"{HOST}:{redis_server.port}")
         try:

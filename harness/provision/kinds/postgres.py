@@ -9,8 +9,6 @@ copy of the result; in a container it runs against each scenario's database.
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 from functools import partial
 
@@ -19,7 +17,7 @@ from harness.errors import ProvisionError
 from harness.provision.backend import RunningService, Stack
 from harness.provision.kinds import KINDS, ContainerHost, ContainerSpec, KindStart, LocalHost
 from harness.provision.servers import HOST, PostgresServer, postgres_answers
-from harness.provision.templates import Endpoint, TemplateContext
+from harness.provision.templates import Endpoint, TemplateContext, resolve
 
 __all__ = ["PostgresKind"]
 
@@ -33,17 +31,21 @@ def url(role: str, host: str, port: int, database: str) -> str:
 
 
 def _template_key(start: KindStart) -> str:
-    """Scenarios whose templates read the same get one build: the same database, command and
-    env as written, and the same values of the harness's variables they name."""
+    """Scenarios whose templates resolve the same get one build: the same database, and the
+    same command and env once ``${env.*}`` is filled in (this service's address stays a
+    placeholder: each build has its own).
+
+    Raises:
+        ProvisionError: a ``${env.*}`` it names is not set (as the build itself would).
+    """
     template = start.service.template
     assert template is not None
-    texts = [*template.command, *template.env.values()]
-    named = sorted({m for t in texts for m in re.findall(r"\$\{\s*env\.(\w+)\s*\}", t)})
-    values = {name: os.environ.get(name) for name in named}
-    return json.dumps(
-        [start.name, start.service.database, template.command, template.env, values],
-        sort_keys=True,
-    )
+    where = f"services.{start.name}.template"
+    address = Endpoint(start.name, 0, f"<{start.name}>")
+    placeholder = TemplateContext({start.name: address}, {}, "", 0, 1.0)
+    command = [resolve(a, placeholder, where=where) for a in template.command]
+    env = {k: resolve(v, placeholder, where=where) for k, v in template.env.items()}
+    return json.dumps([start.name, start.service.database, command, env], sort_keys=True)
 
 
 def _apply_template(start: KindStart, endpoint: Endpoint) -> None:
