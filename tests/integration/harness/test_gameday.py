@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -48,6 +50,20 @@ def gameday(tmp_path: Path, *args: str) -> pexpect.spawn:
     )
 
 
+def seen(child: pexpect.spawn, transcript: Path, pattern: str, timeout: float) -> None:
+    """Wait until `pattern` is anywhere in what the game day printed so far. The live status is
+    printed when it changes, so a line can come before the step the test waits on, and a plain
+    `expect` after that step would wait for a line that is never printed again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        child.logfile_read.flush()
+        if re.search(pattern, transcript.read_text()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not printed within {timeout} s: {pattern!r}")
+        child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=0.5)  # read on, into the log
+
+
 def journal(tmp_path: Path) -> dict[str, object]:
     path = next((tmp_path / "reports").glob("run-*/journal.json"))
     result: dict[str, object] = json.loads(path.read_text())
@@ -70,9 +86,10 @@ def test_a_scripted_responder_resolves_the_payment_failure(tmp_path: Path) -> No
         child.expect("alice: provider-status skipped")
         child.sendline("run dead-letters")  # retried until dead letters show (within 10 s)
         child.expect("alice: dead-letters done", timeout=30)
-        child.expect("detected at", timeout=30)  # an alert fires
+        seen(child, transcript, "detected at", timeout=30)  # an alert fires
         # The provider's API comes back when the fault's 8 s are over: then the replay.
-        child.expect(r"Stripe's API fails every call — \+[\d.]+ s to \+[\d.]+ s, over", timeout=30)
+        over = r"Stripe's API fails every call — \+[\d.]+ s to \+[\d.]+ s, over"
+        seen(child, transcript, over, timeout=30)
         child.sendline("as bob")
         child.expect("now at the keyboard: bob")
         child.sendline("exec shop webhooks failures --since 1h --json")
