@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness import __version__
+from harness import __version__, init_command
 from harness.exits import EXIT_ERRORED, EXIT_FAILED, EXIT_PASSED, Environment
 
 if TYPE_CHECKING:
@@ -328,6 +328,46 @@ def report(
     except NotAJournal as exc:
         err.print(f"bad  {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_ERRORED) from None
+
+
+@app.command()
+def probe(
+    url: Annotated[str, typer.Argument(help="http:// or https:// URL to GET")],
+    status: Annotated[
+        list[int] | None,
+        typer.Option(help="the status that counts as up (repeatable; default: any 2xx)"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.001, help="seconds to wait for the answer")] = 5.0,
+) -> None:
+    """GET URL once and print how it answered: exit 0 when the status is the one expected, 1
+    when it is not or nothing answered. A check an on-call can run from a runbook."""
+    import time
+
+    import httpx
+
+    from harness.httpclient import request
+
+    if not url.startswith(("http://", "https://")):
+        err.print(f"error: {url!r} is not an http:// or https:// URL", highlight=False)
+        raise typer.Exit(EXIT_ERRORED)
+    began = time.perf_counter()
+    try:
+        answer = request("GET", url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        out.print(f"{url}: no answer ({type(exc).__name__}: {exc})", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    took_ms = (time.perf_counter() - began) * 1000
+    up = answer.status_code in status if status else 200 <= answer.status_code < 300
+    out.print(
+        f"{url}: {answer.status_code} {answer.reason_phrase} in {took_ms:.0f} ms"
+        + ("" if up else f" (expected {', '.join(map(str, status)) if status else 'a 2xx'})"),
+        highlight=False,
+    )
+    if not up:
+        raise typer.Exit(EXIT_FAILED)
+
+
+app.command("init")(init_command.init)
 
 
 runbooks_app = typer.Typer(help="Runbooks: check them offline.", no_args_is_help=True)

@@ -25,8 +25,10 @@ REDIS_HEALTH_APP = textwrap.dedent(
 )
 
 #: A write store over the Redis at $CG_REDIS: ``POST /writes`` adds a write and answers 201
-#: ``{"id": N}``; ``GET /writes`` lists the ids kept. With ``CG_DROP_EVERY=N`` every Nth write
-#: is acknowledged and not kept (durability broken on purpose).
+#: ``{"id": N}``; ``GET /writes`` lists the ids kept, ``GET /writes/N`` is 200 when N is kept
+#: (404 when not), ``GET /health`` 200 while Redis answers (503 when not). With
+#: ``CG_DROP_EVERY=N`` every Nth write is acknowledged and not kept (durability broken on
+#: purpose).
 REDIS_WRITES_APP = textwrap.dedent(
     """\
     import http.server, json, os, sys, redis
@@ -49,6 +51,11 @@ REDIS_WRITES_APP = textwrap.dedent(
             self._send(201, {"id": n})
         def do_GET(self):
             try:
+                if self.path == "/health":
+                    client.ping(); return self._send(200, {"status": "ok"})
+                if self.path.startswith("/writes/"):
+                    kept = client.sismember("writes", self.path.rsplit("/", 1)[1])
+                    return self._send(200 if kept else 404, {})
                 self._send(200, {"ids": sorted(int(i) for i in client.smembers("writes"))})
             except redis.RedisError as exc:
                 self._send(503, {"error": str(exc)})
