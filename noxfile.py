@@ -7,6 +7,7 @@ The system programs the tests need (redis-server, PostgreSQL, toxiproxy-server) 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -104,3 +105,19 @@ def example(session: nox.Session) -> None:
         "reports/examples",
         env={"PATH": path},
     )
+    if not session.posargs:  # the README's walk-through, as written, in a directory of its own
+        here = Path(session.create_tmp()).resolve() / "walk-through"
+        shutil.rmtree(here, ignore_errors=True)
+        here.mkdir()
+        shutil.copy("examples/kinto/kinto.ini", here)
+        with session.chdir(here):
+            session.run(
+                "bash", "-euo", "pipefail", "-c", walk_through(), external=True, env={"PATH": path}
+            )
+
+
+def walk_through() -> str:
+    """The commands of the README's "your own service" walk-through: the bash block after its
+    marker."""
+    after = Path(__file__).with_name("README.md").read_text().split("<!-- walk-through:", 1)[1]
+    return after.split("```bash\n", 1)[1].split("```", 1)[0]
