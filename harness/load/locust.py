@@ -3,10 +3,13 @@ so it never runs inside the harness), its stats read back from its CSV output.""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import importlib.util
 import json
+import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any
 from harness.faults import ActiveFault
 from harness.load import LOADS, LoadError
 from harness.provision.backend import Stack
-from harness.provision.process import ManagedProcess
+from harness.provision.process import ManagedProcess, free_port
 from harness.provision.templates import TemplateContext, resolve
 from harness.scenario.model import LocustLoad
 
@@ -111,6 +114,17 @@ def read_requests(path: Path) -> list[dict[str, Any]]:
     return entries
 
 
+def _workers_seen(log: Path, expected: int) -> str:
+    """How many workers the master counted, from its log (Locust says "N workers connected")."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        text = ""
+    counts = [int(n) for n in re.findall(r"(\d+) workers? connected", text)] or [0]
+    missing = "; heartbeats missed" if "failed to send heartbeat" in text else ""
+    return f"{max(counts)} of {expected} worker(s) connected{missing}"
+
+
 def hash_key(text: str) -> int:
     """A stable 31-bit number from ``text`` (Python's ``hash`` changes between processes)."""
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
@@ -140,18 +154,19 @@ def start_locust(
         raise LoadError(f"load.locustfile {str(locustfile)!r} does not exist")
     out = run_dir / "load" / key
     out.mkdir(parents=True, exist_ok=True)
+    files = ",".join(
+        [
+            str(locustfile),
+            *([str(SHAPE_FILE)] if load.shape else []),
+            *([str(HISTORY_FILE)] if load.history else []),
+        ]
+    )
     argv = [
         sys.executable,
         "-m",
         "locust",
         "-f",
-        ",".join(
-            [
-                str(locustfile),
-                *([str(SHAPE_FILE)] if load.shape else []),
-                *([str(HISTORY_FILE)] if load.history else []),
-            ]
-        ),
+        files,
         "--headless",
         *([] if load.shape else ["-u", str(load.users), "-r", f"{load.spawn_rate:g}"]),
         "-t",
@@ -179,35 +194,90 @@ def start_locust(
             end += stage.duration_s * context.time_scale
             stages.append([round(end, 3), stage.users, stage.spawn_rate])
         env["CG_LOAD_SHAPE"] = json.dumps(stages)
+    workers: list[ManagedProcess] = []
+    if load.workers or load.remote_workers:
+        port = load.master_port or free_port(load.master_host)
+        argv[5:5] = [
+            "--master",
+            "--master-bind-host",
+            load.master_host,
+            "--master-bind-port",
+            str(port),
+            "--expect-workers",
+            str(load.workers + load.remote_workers),
+            "--expect-workers-max-wait",
+            str(math.ceil(load.workers_timeout_s)),
+        ]
+        for i in range(1, load.workers + 1):
+            # each worker its own seed (distinct data) and its own history file
+            own = {**env, "CG_SEED": str(abs(hash_key(f"{context.seed}:{key}:{i}")))}
+            if load.history is not None:
+                own["CG_HISTORY_FILE"] = str(out / f"history-{i}.jsonl")
+            worker = ManagedProcess(
+                f"locust-{key}-worker-{i}",
+                [
+                    *argv[:5],
+                    "--worker",
+                    "--master-host",
+                    load.master_host,
+                    "--master-port",
+                    str(port),
+                    *load.user_classes,
+                ],
+                env={**own, "PYTHONUNBUFFERED": "1"},
+                log_path=out / f"locust-worker-{i}.log",
+            )
+            workers.append(worker)
+        env.pop("CG_HISTORY_FILE", None)  # the master sends no request: it records none
     process = ManagedProcess(
         f"locust-{key}", argv, env={**env, "PYTHONUNBUFFERED": "1"}, log_path=out / "locust.log"
     )
     process.start()
+    try:
+        for worker in workers:
+            worker.start()
+    except BaseException:
+        for started in [process, *workers]:
+            started.stop()
+        raise
     planned_end = time.monotonic() + duration_s
     who = (
         f"{len(load.shape)} stage(s) up to {max(s.users for s in load.shape)} user(s)"
         if load.shape
         else f"{load.users} user(s)"
     )
+    if workers or load.remote_workers:
+        who += f" on {len(workers) + load.remote_workers} worker(s)"
     active = ActiveFault(f"Locust: {who} against {target} for {duration_s:g} s", lambda: None)
 
     def finish() -> None:
         # Reverted before its time (a failure elsewhere, Ctrl-C): stop Locust now rather than
         # wait for its duration; it still writes the stats of what it did.
         early = time.monotonic() < planned_end - 1.0
+        # A worker that died before the master ended (killed, crashed) is reported by name:
+        # the master's stats hold only what it sent until then.
+        died = []
         try:
             if not early:
-                process.wait(timeout_s=max(0.0, planned_end - time.monotonic()) + 30)
+                wait = max(0.0, planned_end - time.monotonic()) + load.workers_timeout_s + 30
+                process.wait(timeout_s=wait)
+            died = [(i, w.returncode) for i, w in enumerate(workers, 1) if w.returncode]
         except TimeoutError:
             pass
         finally:
             process.stop()  # ends it if it overran; always closes its log
+            for worker in workers:  # they quit with their master; else now
+                with contextlib.suppress(TimeoutError):
+                    worker.wait(timeout_s=5)
+                worker.stop()
         stats = read_stats(out / "locust_stats.csv")
         evidence = [
             f"{stats['requests']:.0f} requests, {stats['failures']:.0f} failed, "
             f"{stats['rps']:.1f} req/s, p50 {stats['p50_ms']:.0f} ms, "
             f"p95 {stats['p95_ms']:.0f} ms, p99 {stats['p99_ms']:.0f} ms"
         ]
+        if workers or load.remote_workers:
+            evidence.append(_workers_seen(out / "locust.log", len(workers) + load.remote_workers))
         fired = stats["requests"] > 0
         if load.target_rps is not None:
             floor = load.target_rps * (1 - load.tolerance)
@@ -226,7 +296,15 @@ def start_locust(
         active.evidence, active.fired = evidence, fired
         active.series = read_history(out / "locust_stats_history.csv")
         if load.history is not None:
-            active.history = read_requests(out / "history.jsonl")
+            names = [f"history-{i}.jsonl" for i in range(1, len(workers) + 1)] or ["history.jsonl"]
+            active.history = [entry for name in names for entry in read_requests(out / name)]
+        if died:
+            dead = ", ".join(f"worker {i} (exit {code})" for i, code in died)
+            raise LoadError(
+                f"Locust {dead} of {len(workers)} died before the step ended: the load it was "
+                f"to send was not sent, and the stats hold only what it sent until then; "
+                f"see {out}"
+            )
 
     active.revert = finish
     active.fired = None

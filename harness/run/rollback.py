@@ -15,29 +15,32 @@ __all__ = ["revert_all", "revert_one", "roll_back"]
 def revert_one(state: RunState, step: StepRecord, active: ActiveFault) -> None:
     """Revert one fault or load now and record what it read back (a load's series too)."""
     record = state.record
+    failed: Exception | None = None
     try:
         active.revert()
-        step.ended_s = state.now()
-        step.fired, step.evidence = active.fired, list(active.evidence)
-        step.broken = active.broken
-        step.history = on_scenario_clock(active.history, record.started_at)
-        for name, points in active.series.items():  # unix times -> the scenario's clock
-            # Locust stamps its rows with whole seconds: the first may fall up to a second
-            # before the load started; it belongs to the load's first second.
-            record.metrics.append(
-                MetricSeries(
-                    name,
-                    "",
-                    f"{step.kind}: {step.name}",
-                    [
-                        [round(max(step.started_s, at - record.started_at), 3), value]
-                        for at, value in points
-                    ],
-                )
-            )
     except Exception as exc:
-        step.ended_s = state.now()  # tried once; never again at teardown
-        step.status, step.detail = "errored", f"{step.detail}; revert failed: {exc}"
+        failed = exc
+    step.ended_s = state.now()  # tried once; never again at teardown
+    # What it read back counts even when its revert failed (a load whose worker died).
+    step.fired, step.evidence = active.fired, list(active.evidence)
+    step.broken = active.broken
+    step.history = on_scenario_clock(active.history, record.started_at)
+    for name, points in active.series.items():  # unix times -> the scenario's clock
+        # Locust stamps its rows with whole seconds: the first may fall up to a second
+        # before the load started; it belongs to the load's first second.
+        record.metrics.append(
+            MetricSeries(
+                name,
+                "",
+                f"{step.kind}: {step.name}",
+                [
+                    [round(max(step.started_s, at - record.started_at), 3), value]
+                    for at, value in points
+                ],
+            )
+        )
+    if failed is not None:
+        step.status, step.detail = "errored", f"{step.detail}; revert failed: {failed}"
 
 
 def revert_all(state: RunState) -> None:

@@ -36,7 +36,10 @@ class LocustLoad(Model):
     """Load from Locust, run headless in its own process for the step's ``duration_s``.
 
     The locustfile's user classes read ``CG_*`` variables from ``env``; ``target_rps`` is checked
-    against the rate Locust achieved (within ``tolerance``).
+    against the rate Locust achieved (within ``tolerance``). With ``workers``, Locust runs in its
+    own master/worker mode: a master and that many worker processes sharing the users, its stats
+    and the request history aggregated over all of them; ``remote_workers`` more are waited for
+    (started by hand on other machines with ``--worker --master-host``, on ``master_port``).
     """
 
     type: Literal["locust"]
@@ -60,6 +63,33 @@ class LocustLoad(Model):
         description="record every request as an operation with this key (json_path, "
         "request_path, header or regex), for acknowledged invariants",
     )
+    workers: int = Field(
+        default=0, ge=0, le=64, description="local Locust worker processes (0: one process)"
+    )
+    remote_workers: int = Field(
+        default=0, ge=0, le=1024, description="workers on other machines the master waits for"
+    )
+    master_host: str = Field(
+        default="127.0.0.1", min_length=1, description="where the master listens for workers"
+    )
+    master_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="its port (default: a free one; give one for remote workers)",
+    )
+    workers_timeout_s: PositiveSeconds = Field(
+        default=60.0, description="how long the master waits for every worker to connect"
+    )
+
+    @model_validator(mode="after")
+    def _remote_needs_a_port(self) -> LocustLoad:
+        if self.remote_workers and self.master_port is None:
+            raise ValueError(
+                "remote_workers need a master_port they can be started with "
+                "(locust --worker --master-host HOST --master-port PORT)"
+            )
+        return self
 
 
 #: the load kinds (one today; more join as a union discriminated by ``type``)
