@@ -23,6 +23,7 @@ from harness.provision.templates import TemplateContext, resolve
 from harness.scenario.model import LocustLoad
 
 __all__ = [
+    "ARRIVALS_FILE",
     "HISTORY_FILE",
     "SHAPE_FILE",
     "hash_key",
@@ -47,6 +48,8 @@ _HISTORY = {
 SHAPE_FILE = Path(__file__).parent.parent / "loadshape.py"
 #: the request history added to the locustfile for ``history:``
 HISTORY_FILE = Path(__file__).parent.parent / "locust_history.py"
+#: the open arrival model added to the locustfile for ``arrival_rps``
+ARRIVALS_FILE = Path(__file__).parent.parent / "locust_arrivals.py"
 
 
 def read_stats(stats_csv: Path) -> dict[str, float]:
@@ -114,6 +117,26 @@ def read_requests(path: Path) -> list[dict[str, Any]]:
     return entries
 
 
+def _offered(load: LocustLoad, out: Path, workers: int, stats: dict[str, float]) -> str:
+    """Offered beside delivered, from what each sending process wrote of its schedule."""
+    names = [f"arrivals-{i}.json" for i in range(1, workers + 1)] or ["arrivals.json"]
+    totals = {"scheduled": 0.0, "started": 0.0, "late": 0.0, "worst_lag_ms": 0.0}
+    for name in names:
+        try:
+            part = json.loads((out / name).read_text())
+        except (OSError, ValueError):
+            continue
+        for field in ("scheduled", "started", "late"):
+            totals[field] += float(part.get(field, 0))
+        totals["worst_lag_ms"] = max(totals["worst_lag_ms"], float(part.get("worst_lag_ms", 0)))
+    return (
+        f"offered {load.arrival_rps:g} req/s ({totals['scheduled']:.0f} arrivals due), "
+        f"delivered {stats['rps']:.2f} req/s ({stats['requests']:.0f} requests); "
+        f"{totals['late']:.0f} arrival(s) started over {load.arrival_late_ms:g} ms late "
+        f"(worst {totals['worst_lag_ms']:.0f} ms)"
+    )
+
+
 def _workers_seen(log: Path, expected: int) -> str:
     """How many workers the master counted, from its log (Locust says "N workers connected")."""
     try:
@@ -159,6 +182,7 @@ def start_locust(
             str(locustfile),
             *([str(SHAPE_FILE)] if load.shape else []),
             *([str(HISTORY_FILE)] if load.history else []),
+            *([str(ARRIVALS_FILE)] if load.arrival_rps else []),
         ]
     )
     argv = [
@@ -194,6 +218,13 @@ def start_locust(
             end += stage.duration_s * context.time_scale
             stages.append([round(end, 3), stage.users, stage.spawn_rate])
         env["CG_LOAD_SHAPE"] = json.dumps(stages)
+    if load.arrival_rps is not None:
+        # the schedule is per process: the workers share the rate (remote ones are given
+        # theirs by whoever starts them)
+        senders = max(1, load.workers + load.remote_workers)
+        env["CG_ARRIVAL_RPS"] = f"{load.arrival_rps / senders:g}"
+        env["CG_ARRIVAL_LATE_MS"] = f"{load.arrival_late_ms:g}"
+        env["CG_ARRIVALS_FILE"] = str(out / "arrivals.json")
     workers: list[ManagedProcess] = []
     if load.workers or load.remote_workers:
         port = load.master_port or free_port(load.master_host)
@@ -213,6 +244,8 @@ def start_locust(
             own = {**env, "CG_SEED": str(abs(hash_key(f"{context.seed}:{key}:{i}")))}
             if load.history is not None:
                 own["CG_HISTORY_FILE"] = str(out / f"history-{i}.jsonl")
+            if load.arrival_rps is not None:
+                own["CG_ARRIVALS_FILE"] = str(out / f"arrivals-{i}.json")
             worker = ManagedProcess(
                 f"locust-{key}-worker-{i}",
                 [
@@ -279,11 +312,13 @@ def start_locust(
         if workers or load.remote_workers:
             evidence.append(_workers_seen(out / "locust.log", len(workers) + load.remote_workers))
         fired = stats["requests"] > 0
-        if load.target_rps is not None:
-            floor = load.target_rps * (1 - load.tolerance)
+        if load.arrival_rps is not None:
+            evidence.append(_offered(load, out, len(workers), stats))
+        target = load.target_rps or load.arrival_rps
+        if target is not None:
+            floor = target * (1 - load.tolerance)
             evidence.append(
-                f"target {load.target_rps:g} req/s (at least {floor:g}); "
-                f"achieved {stats['rps']:.2f}"
+                f"target {target:g} req/s (at least {floor:g}); achieved {stats['rps']:.2f}"
             )
             fired = fired and stats["rps"] >= floor
         if load.max_failure_rate is not None and stats["requests"]:

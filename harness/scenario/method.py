@@ -36,10 +36,14 @@ class LocustLoad(Model):
     """Load from Locust, run headless in its own process for the step's ``duration_s``.
 
     The locustfile's user classes read ``CG_*`` variables from ``env``; ``target_rps`` is checked
-    against the rate Locust achieved (within ``tolerance``). With ``workers``, Locust runs in its
-    own master/worker mode: a master and that many worker processes sharing the users, its stats
-    and the request history aggregated over all of them; ``remote_workers`` more are waited for
-    (started by hand on other machines with ``--worker --master-host``, on ``master_port``).
+    against the rate Locust achieved (within ``tolerance``). With ``arrival_rps`` the load is
+    open: requests start on a fixed schedule whatever the answers' latency, the step reports
+    the rate offered beside the rate delivered (and arrivals that started late), and delivered
+    must reach offered within ``tolerance`` (``target_rps`` defaults to it). With ``workers``,
+    Locust runs in its own master/worker mode: a master and that many worker processes sharing
+    the users, its stats and the request history aggregated over all of them; ``remote_workers``
+    more are waited for (started by hand on other machines with ``--worker --master-host``, on
+    ``master_port``).
     """
 
     type: Literal["locust"]
@@ -63,6 +67,15 @@ class LocustLoad(Model):
         description="record every request as an operation with this key (json_path, "
         "request_path, header or regex), for acknowledged invariants",
     )
+    arrival_rps: float | None = Field(
+        default=None,
+        gt=0,
+        description="an open arrival model: requests started per second on a fixed schedule, "
+        "however slow the answers (users are then the pool of requests in flight)",
+    )
+    arrival_late_ms: float = Field(
+        default=100.0, gt=0, description="an arrival started later than this is counted late"
+    )
     workers: int = Field(
         default=0, ge=0, le=64, description="local Locust worker processes (0: one process)"
     )
@@ -84,6 +97,10 @@ class LocustLoad(Model):
 
     @model_validator(mode="after")
     def _remote_needs_a_port(self) -> LocustLoad:
+        if self.arrival_rps is not None and self.shape:
+            raise ValueError(
+                "give arrival_rps (a fixed arrival rate) or shape (stages of users), not both"
+            )
         if self.remote_workers and self.master_port is None:
             raise ValueError(
                 "remote_workers need a master_port they can be started with "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-__all__ = ["REDIS_HEALTH_APP", "REDIS_WRITES_APP"]
+__all__ = ["REDIS_HEALTH_APP", "REDIS_WRITES_APP", "SLOW_APP"]
 
 #: An HTTP app that answers 200 while it can ping the Redis at $CG_REDIS, 503 when it cannot.
 REDIS_HEALTH_APP = textwrap.dedent(
@@ -61,5 +61,24 @@ REDIS_WRITES_APP = textwrap.dedent(
                 self._send(503, {"error": str(exc)})
         def log_message(self, *a): pass
     http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    """
+)
+
+#: An HTTP app that answers every GET after ``CG_DELAY_S`` seconds (a slow system), any number
+#: at once.
+SLOW_APP = textwrap.dedent(
+    """\
+    import http.server, os, sys, time
+    delay = float(os.environ.get("CG_DELAY_S", "0.5"))
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/health":
+                time.sleep(delay)
+            self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+            self.wfile.write(b"ok")
+        def log_message(self, *a): pass
+    class S(http.server.ThreadingHTTPServer):
+        request_queue_size = 128
+    S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
     """
 )
