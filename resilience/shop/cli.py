@@ -160,8 +160,13 @@ def serve(
             help="upgrade the database to head before serving (default: SHOP_MIGRATE_ON_START)",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="processes serving the API (default: SHOP_API_WORKERS)"),
+    ] = None,
 ) -> None:
-    """Run the HTTP API (uvicorn) until SIGINT or SIGTERM."""
+    """Run the HTTP API (uvicorn) until SIGINT or SIGTERM; with --workers N, N processes on
+    the one port."""
     import uvicorn
 
     from resilience.shop.api import create_app
@@ -179,6 +184,23 @@ def serve(
             upgrade(settings.database_url)
         except Exception as exc:
             fail(f"could not migrate the database at start: {type(exc).__name__}: {exc}")
+    processes = settings.api_workers if workers is None else workers
+    if processes > 1:
+        # each worker process builds its own context from the environment (no connection
+        # crosses a fork); this process only supervises them
+        with errors_to_exit(settings):
+            from resilience.shop.context import ShopContext
+
+            ShopContext.from_settings(settings).close()  # fail here, named, not in N workers
+        uvicorn.run(
+            "resilience.shop.api.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_level=settings.log_level.lower(),
+        )
+        return
     with shop_context(settings) as ctx:
         uvicorn.run(create_app(ctx), host=host, port=port, log_level=settings.log_level.lower())
 

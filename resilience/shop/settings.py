@@ -69,6 +69,13 @@ class ShopSettings(BaseSettings):
         "larger is a 413 before anything is parsed",
     )
     max_quantity_per_line: int = Field(default=1000, ge=1)
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="processes serving the API (uvicorn workers on one port); each has its own "
+        "connections to the database and Redis",
+    )
 
     # Jobs (Dramatiq)
     migrate_on_start: bool = Field(

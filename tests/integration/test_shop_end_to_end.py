@@ -3,6 +3,8 @@ Redis broker, and SQLite or a real PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from harness.provision import ManagedProcess, free_port
+from tests.support.processes import alive, descendants
 from tests.support.servers import RedisServer, ToxiproxyServer
 from tests.support.shop import ADMIN, ShopStack, shop_command, shop_stack, wait_for_status
 from tests.support.toxiproxy import proxy
@@ -190,3 +193,37 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_the_api_serves_from_several_processes_and_stops_whole(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    """``SHOP_API_WORKERS=2``: two uvicorn worker processes on the one port, each with its own
+    context; orders placed through it are all there; SIGTERM to the server stops every one."""
+    with shop_stack(tmp_path, postgres_url, redis_url, SHOP_API_WORKERS="2") as stack:
+        assert stack.api.pid is not None
+        children = descendants(stack.api.pid)
+        with stack.client() as client:
+            made = client.post(
+                "/admin/products",
+                headers=ADMIN,
+                json={"sku": "MULTI-1", "name": "x", "price_cents": 100, "stock": 50},
+            )
+            assert made.status_code == 201, made.text
+            product = made.json()["id"]
+            codes = [
+                client.post(
+                    "/orders",
+                    headers={"Idempotency-Key": f"multi-{i}"},
+                    json={"lines": [{"product_id": product, "quantity": 1}]},
+                ).status_code
+                for i in range(20)
+            ]
+        assert codes == [201] * 20
+        log = stack.api.log_path.read_text()
+        started = set(re.findall(r"Started server process \[(\d+)\]", log))
+        assert len(started) == 2, log[-2000:]
+        assert {int(pid) for pid in started} <= children
+        listed = stack.shop("orders", "list", "--json")
+        assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 20
+    assert [pid for pid in children if alive(pid)] == []

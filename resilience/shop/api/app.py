@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 
 from resilience import __version__
@@ -11,10 +15,28 @@ from resilience.shop.api.routes import admin, public
 from resilience.shop.api.webhooks import router as webhooks
 from resilience.shop.context import ShopContext
 
-__all__ = ["create_app"]
+__all__ = ["app_from_environment", "create_app"]
 
 
-def create_app(ctx: ShopContext) -> FastAPI:
+def app_from_environment() -> FastAPI:
+    """The app of one process of ``shop serve --workers N``: uvicorn calls this factory in each
+    worker process, which builds its own context (engine, Redis, broker) from the environment
+    and closes it when the process shuts down. Connections are never shared across a fork."""
+    from resilience.shop.settings import ShopSettings
+
+    ctx = ShopContext.from_settings(ShopSettings())
+
+    @asynccontextmanager
+    async def closing(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            ctx.close()
+
+    return create_app(ctx, lifespan=closing)
+
+
+def create_app(ctx: ShopContext, *, lifespan: Any = None) -> FastAPI:
     """Build the shop API around ``ctx``.
 
     Example::
@@ -22,7 +44,7 @@ def create_app(ctx: ShopContext) -> FastAPI:
         app = create_app(ShopContext.from_settings(ShopSettings()))
         uvicorn.run(app, port=8000)
     """
-    app = FastAPI(title="chaosgate reference shop", version=__version__)
+    app = FastAPI(title="chaosgate reference shop", version=__version__, lifespan=lifespan)
     app.state.ctx = ctx
     install_error_handlers(app)
     app.add_exception_handler(BodyTooLarge, body_too_large)
