@@ -66,14 +66,14 @@ def flood(
     spec["method"] = [step for step in spec["method"] if "runbook" not in step]
     spec["services"]["api"]["env"]["SHOP_API_WORKERS"] = str(api_workers)
     orders_per_s = rate_per_min / 60
-    users = max(1, math.ceil(orders_per_s / 2))
     step = spec["method"][0]
     step["duration_s"] = seconds
     # An open arrival model: orders start on schedule however slowly the shop answers, so a
     # rate it cannot absorb shows as delivered < offered instead of quietly lowering the load.
     step["load"].pop("shape", None)
     step["load"]["arrival_rps"] = orders_per_s
-    step["load"]["users"] = step["load"]["spawn_rate"] = max(users * 4, 8)  # the pool in flight
+    # the pool in flight: an order (place, then pay) may take seconds under the flood
+    step["load"]["users"] = step["load"]["spawn_rate"] = max(math.ceil(orders_per_s * 4), 8)
     step["load"]["workers"] = load_workers
     step["load"]["target_rps"] = orders_per_s  # at least one request per order
     step["load"]["tolerance"] = 0.1

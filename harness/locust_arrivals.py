@@ -32,22 +32,28 @@ class _Schedule:
     def __init__(self) -> None:
         self.start: float | None = None
         self.claimed = 0
+        self.started = 0
         self.late = 0
         self.worst_lag_s = 0.0
         self.stopped_at: float | None = None
 
     def wait(self, _user: Any = None) -> float:
-        """Seconds until the next arrival (0 when it is already due or overdue)."""
+        """Claim the next arrival and sleep until it is due (time.sleep is gevent's in Locust);
+        it counts as started once due, late when its user came back after its time. Returns 0:
+        Locust has nothing left to wait."""
         now = time.monotonic()
         if self.start is None:
             self.start = now
         due = self.start + self.claimed / _RATE
         self.claimed += 1
-        lag = now - due
+        if due > now:
+            time.sleep(due - now)
+        lag = time.monotonic() - due
+        self.started += 1
         if lag > _LATE_S:
             self.late += 1
         self.worst_lag_s = max(self.worst_lag_s, lag)
-        return max(0.0, due - now)
+        return 0.0
 
     def summary(self) -> dict[str, float]:
         end = self.stopped_at or time.monotonic()
@@ -55,7 +61,7 @@ class _Schedule:
         return {
             "rate": _RATE,
             "scheduled": int(elapsed * _RATE) + (1 if self.start is not None else 0),
-            "started": self.claimed,
+            "started": self.started,
             "late": self.late,
             "worst_lag_ms": round(self.worst_lag_s * 1000, 1),
             "elapsed_s": round(elapsed, 3),
@@ -69,8 +75,7 @@ def _paced_start(original: Any) -> Any:
     def on_start(user: Any) -> None:
         if original is not None:
             original(user)
-        # the first task waits for its arrival too (time.sleep is gevent's in Locust)
-        time.sleep(_schedule.wait())
+        _schedule.wait()  # the first task waits for its arrival too
 
     return on_start
 

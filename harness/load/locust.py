@@ -117,8 +117,12 @@ def read_requests(path: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def _offered(load: LocustLoad, out: Path, workers: int, stats: dict[str, float]) -> str:
-    """Offered beside delivered, from what each sending process wrote of its schedule."""
+def _offered(
+    load: LocustLoad, out: Path, workers: int, stats: dict[str, float]
+) -> tuple[str, bool]:
+    """Offered beside delivered, from what each sending process wrote of its schedule, and
+    whether the arrivals started kept up with the schedule (within ``tolerance``). An arrival
+    is one task run (it may send several requests)."""
     names = [f"arrivals-{i}.json" for i in range(1, workers + 1)] or ["arrivals.json"]
     totals = {"scheduled": 0.0, "started": 0.0, "late": 0.0, "worst_lag_ms": 0.0}
     for name in names:
@@ -129,12 +133,15 @@ def _offered(load: LocustLoad, out: Path, workers: int, stats: dict[str, float])
         for field in ("scheduled", "started", "late"):
             totals[field] += float(part.get(field, 0))
         totals["worst_lag_ms"] = max(totals["worst_lag_ms"], float(part.get("worst_lag_ms", 0)))
-    return (
-        f"offered {load.arrival_rps:g} req/s ({totals['scheduled']:.0f} arrivals due), "
-        f"delivered {stats['rps']:.2f} req/s ({stats['requests']:.0f} requests); "
-        f"{totals['late']:.0f} arrival(s) started over {load.arrival_late_ms:g} ms late "
-        f"(worst {totals['worst_lag_ms']:.0f} ms)"
+    due, started = totals["scheduled"], totals["started"]
+    share = started / due if due else 0.0
+    text = (
+        f"offered {load.arrival_rps:g} arrivals/s: {due:.0f} due, {started:.0f} started "
+        f"({share:.0%}), {totals['late']:.0f} over {load.arrival_late_ms:g} ms late (worst "
+        f"{totals['worst_lag_ms']:.0f} ms); delivered {stats['rps']:.2f} req/s "
+        f"({stats['requests']:.0f} requests)"
     )
+    return text, due > 0 and share >= 1 - load.tolerance
 
 
 def _workers_seen(log: Path, expected: int) -> str:
@@ -313,8 +320,10 @@ def start_locust(
             evidence.append(_workers_seen(out / "locust.log", len(workers) + load.remote_workers))
         fired = stats["requests"] > 0
         if load.arrival_rps is not None:
-            evidence.append(_offered(load, out, len(workers), stats))
-        target = load.target_rps or load.arrival_rps
+            offered, kept_up = _offered(load, out, len(workers), stats)
+            evidence.append(offered)
+            fired = fired and kept_up
+        target = load.target_rps
         if target is not None:
             floor = target * (1 - load.tolerance)
             evidence.append(

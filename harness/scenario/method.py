@@ -38,8 +38,8 @@ class LocustLoad(Model):
     The locustfile's user classes read ``CG_*`` variables from ``env``; ``target_rps`` is checked
     against the rate Locust achieved (within ``tolerance``). With ``arrival_rps`` the load is
     open: requests start on a fixed schedule whatever the answers' latency, the step reports
-    the rate offered beside the rate delivered (and arrivals that started late), and delivered
-    must reach offered within ``tolerance`` (``target_rps`` defaults to it). With ``workers``,
+    the arrivals due beside those started (and those that started late), and the arrivals
+    started must reach those due within ``tolerance``. With ``workers``,
     Locust runs in its own master/worker mode: a master and that many worker processes sharing
     the users, its stats and the request history aggregated over all of them; ``remote_workers``
     more are waited for (started by hand on other machines with ``--worker --master-host``, on

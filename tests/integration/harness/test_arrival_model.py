@@ -61,12 +61,17 @@ def run(data: dict[str, Any], tmp_path: Path) -> ScenarioRecord:
     )
 
 
-def offered(record: ScenarioRecord) -> tuple[float, float, int]:
-    """(offered req/s, delivered req/s, late arrivals) from the load's evidence."""
+def offered(record: ScenarioRecord) -> tuple[float, float, int, float]:
+    """(offered arrivals/s, share of arrivals started, late arrivals, delivered req/s) from the
+    load's evidence."""
     line = next(e for e in record.steps[0].evidence if e.startswith("offered"))
-    found = re.search(r"offered ([\d.]+) req/s .* delivered ([\d.]+) req/s .*; (\d+) arr", line)
+    found = re.search(
+        r"offered ([\d.]+) arrivals/s: \d+ due, \d+ started \((\d+)%\), (\d+) over .*"
+        r"delivered ([\d.]+) req/s",
+        line,
+    )
     assert found, line
-    return float(found[1]), float(found[2]), int(found[3])
+    return float(found[1]), int(found[2]) / 100, int(found[3]), float(found[4])
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -76,8 +81,8 @@ def test_a_pool_that_covers_the_flight_delivers_what_is_offered(
     # in flight: RATE x DELAY_S = 10 requests; a pool of 20 users covers it
     record = run(spec(arrival_rps=RATE, users=20, workers=workers), tmp_path)
     assert record.status == "passed", record.reason
-    rate, delivered, _late = offered(record)
-    assert rate == RATE and delivered >= RATE * 0.75
+    rate, started, _late, delivered = offered(record)
+    assert rate == RATE and started >= 0.9 and delivered >= RATE * 0.75
 
 
 def test_a_pool_too_small_falls_short_and_says_by_how_much(tmp_path: Path) -> None:
@@ -85,9 +90,9 @@ def test_a_pool_too_small_falls_short_and_says_by_how_much(tmp_path: Path) -> No
     record = run(spec(arrival_rps=RATE, users=3), tmp_path)
     assert record.status == "failed", record.reason
     assert record.reason.startswith("load 'readers' fell short")
-    _rate, delivered, late = offered(record)
-    assert delivered < 3 / DELAY_S + 1 and late > 0
-    assert "worst" in record.reason and "offered 20 req/s" in record.reason
+    _rate, started, late, delivered = offered(record)
+    assert started < 0.5 and late > 0 and delivered < 3 / DELAY_S + 1
+    assert "worst" in record.reason and "offered 20 arrivals/s" in record.reason
 
 
 def test_the_closed_model_quietly_delivers_less(tmp_path: Path) -> None:
