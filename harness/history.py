@@ -134,6 +134,9 @@ class Ledger:
     left unknown."""
 
     results: dict[str, list[Result]] = field(default_factory=dict)
+    #: operations whose answer named no key (a 503 before anything was written, a timeout):
+    #: they belong to no key, and are counted so a summary does not hide them
+    keyless: int = 0
 
     @classmethod
     def of(cls, entries: Iterable[dict[str, Any]]) -> Ledger:
@@ -141,6 +144,7 @@ class Ledger:
         for entry in entries:
             key = entry.get("key", entry.get("event_id"))
             if key is None:
+                ledger.keyless += 1
                 continue
             result = entry.get("result") or classify(entry.get("status"))
             ledger.results.setdefault(str(key), []).append(result)

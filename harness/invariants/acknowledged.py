@@ -63,6 +63,8 @@ def judge_acknowledged(
         f"{len(acknowledged)} acknowledged key(s), {len(acknowledged) - len(missing)} there; "
         f"{len(refused)} refused; {len(unknown)} unknown (5xx, timeouts)"
     )
+    if ledger.keyless:
+        summary += f"; {ledger.keyless} operation(s) whose answer named no key"
     return violations, summary
 
 

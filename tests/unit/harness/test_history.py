@@ -59,6 +59,21 @@ def test_the_ledger_sorts_keys_by_what_the_system_said() -> None:
     assert ledger.refused() == {"b"}
     assert ledger.unknown() == {"c"}
     assert ledger.acknowledged_twice() == {"d": 2}
+    assert ledger.keyless == 1  # counted, never a key
+
+
+def test_the_summary_counts_operations_that_named_no_key() -> None:
+    from harness.invariants.acknowledged import judge_acknowledged
+
+    ledger = Ledger.of([{"key": "1", "result": "ok"}] + [{"key": None, "result": "info"}] * 30)
+    _violations, summary = judge_acknowledged(
+        ledger, {"1"}, set(), refused_absent=True, unique=False
+    )
+    assert summary.endswith("; 30 operation(s) whose answer named no key")
+    _violations, summary = judge_acknowledged(
+        Ledger.of([{"key": "1", "result": "ok"}]), {"1"}, set(), refused_absent=True, unique=False
+    )
+    assert "named no key" not in summary
 
 
 def writes(*entries: tuple[str, str]) -> Any:
