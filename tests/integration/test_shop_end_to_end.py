@@ -202,6 +202,12 @@ def test_the_api_serves_from_several_processes_and_stops_whole(
     context; orders placed through it are all there; SIGTERM to the server stops every one."""
     with shop_stack(tmp_path, postgres_url, redis_url, SHOP_API_WORKERS="2") as stack:
         assert stack.api.pid is not None
+        # The first worker answering /health is not both: wait for each to say it started.
+        stack.api.wait_ready(
+            lambda: stack.api.log_path.read_text().count("Application startup complete.") >= 2,
+            timeout_s=60,
+            describe="both API workers report 'Application startup complete.'",
+        )
         children = descendants(stack.api.pid)
         with stack.client() as client:
             made = client.post(
