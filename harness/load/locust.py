@@ -50,6 +50,8 @@ SHAPE_FILE = Path(__file__).parent.parent / "loadshape.py"
 HISTORY_FILE = Path(__file__).parent.parent / "locust_history.py"
 #: the open arrival model added to the locustfile for ``arrival_rps``
 ARRIVALS_FILE = Path(__file__).parent.parent / "locust_arrivals.py"
+#: each worker's rate as the master received it, added for ``workers`` / ``remote_workers``
+WORKER_RATES_FILE = Path(__file__).parent.parent / "locust_worker_rates.py"
 
 
 def read_stats(stats_csv: Path) -> dict[str, float]:
@@ -115,6 +117,24 @@ def read_requests(path: Path) -> list[dict[str, Any]]:
     except OSError:
         return []
     return entries
+
+
+def read_worker_rates(path: Path) -> tuple[dict[str, list[list[float]]], dict[str, int]]:
+    """Per worker, from what ``locust_worker_rates.py`` recorded in the master: a series of
+    [unix time, requests/s] named ``requests/s worker NAME``, and the requests it reported."""
+    series: dict[str, list[list[float]]] = {}
+    totals: dict[str, int] = {}
+    for entry in read_requests(path):
+        try:
+            name, at = str(entry["worker"]), float(entry["at"])
+            requests, interval = int(entry["requests"]), float(entry["interval_s"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        series.setdefault(f"requests/s worker {name}", []).append(
+            [at, round(requests / max(interval, 1e-3), 3)]
+        )
+        totals[name] = totals.get(name, 0) + requests
+    return series, totals
 
 
 def _offered(
@@ -190,6 +210,7 @@ def start_locust(
             *([str(SHAPE_FILE)] if load.shape else []),
             *([str(HISTORY_FILE)] if load.history else []),
             *([str(ARRIVALS_FILE)] if load.arrival_rps else []),
+            *([str(WORKER_RATES_FILE)] if load.workers or load.remote_workers else []),
         ]
     )
     argv = [
@@ -248,7 +269,11 @@ def start_locust(
         ]
         for i in range(1, load.workers + 1):
             # each worker its own seed (distinct data) and its own history file
-            own = {**env, "CG_SEED": str(abs(hash_key(f"{context.seed}:{key}:{i}")))}
+            own = {
+                **env,
+                "CG_SEED": str(abs(hash_key(f"{context.seed}:{key}:{i}"))),
+                "CG_WORKER_NAME": str(i),
+            }
             if load.history is not None:
                 own["CG_HISTORY_FILE"] = str(out / f"history-{i}.jsonl")
             if load.arrival_rps is not None:
@@ -269,6 +294,7 @@ def start_locust(
             )
             workers.append(worker)
         env.pop("CG_HISTORY_FILE", None)  # the master sends no request: it records none
+        env["CG_WORKER_RATES_FILE"] = str(out / "worker-rates.jsonl")
     process = ManagedProcess(
         f"locust-{key}", argv, env={**env, "PYTHONUNBUFFERED": "1"}, log_path=out / "locust.log"
     )
@@ -316,8 +342,13 @@ def start_locust(
             f"{stats['rps']:.1f} req/s, p50 {stats['p50_ms']:.0f} ms, "
             f"p95 {stats['p95_ms']:.0f} ms, p99 {stats['p99_ms']:.0f} ms"
         ]
+        per_worker: dict[str, list[list[float]]] = {}
         if workers or load.remote_workers:
             evidence.append(_workers_seen(out / "locust.log", len(workers) + load.remote_workers))
+            per_worker, sent = read_worker_rates(out / "worker-rates.jsonl")
+            if sent:
+                shares = ", ".join(f"{name}: {n}" for name, n in sorted(sent.items()))
+                evidence.append(f"requests reported per worker: {shares}")
         fired = stats["requests"] > 0
         if load.arrival_rps is not None:
             offered, kept_up = _offered(load, out, len(workers), stats)
@@ -338,7 +369,7 @@ def start_locust(
                     f"({rate:.1%}, at most {load.max_failure_rate:.1%} allowed); see {out}"
                 )
         active.evidence, active.fired = evidence, fired
-        active.series = read_history(out / "locust_stats_history.csv")
+        active.series = {**read_history(out / "locust_stats_history.csv"), **per_worker}
         if load.history is not None:
             names = [f"history-{i}.jsonl" for i in range(1, len(workers) + 1)] or ["history.jsonl"]
             active.history = [entry for name in names for entry in read_requests(out / name)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
@@ -16,6 +16,19 @@ from resilience.webhooks.delivery import VerifiedDelivery
 from resilience.webhooks.models import EventRef, EventStatus, WebhookEvent
 
 __all__ = ["Inbox"]
+
+_COLUMNS = (
+    "provider",
+    "event_id",
+    "event_type",
+    "payload",
+    "payload_sha256",
+    "delivery_id",
+    "status",
+    "attempts",
+    "received_at",
+    "updated_at",
+)
 
 
 class Inbox:
@@ -36,12 +49,17 @@ class Inbox:
         self._engine = engine
         self._clock = clock
         # Built once: constructing a statement per delivery costs more than executing it.
+        lite = sqlite.insert(WebhookEvent).on_conflict_do_nothing()
+        self._insert: Executable = lite.returning(WebhookEvent.id)
+        # On PostgreSQL the statement is compiled once to the driver's SQL and run on the pooled
+        # DBAPI connection: SQLAlchemy's per-execution work (context, result proxy) cost a third
+        # of the insert's time (0.30 vs 0.20 ms measured side by side). Every value is a plain
+        # driver type (str, int, an aware datetime for timestamptz), so nothing is lost.
+        self._insert_sql: str | None = None
         if engine.dialect.name == "postgresql":
-            pg = postgresql.insert(WebhookEvent).on_conflict_do_nothing()
-            self._insert: Executable = pg.returning(WebhookEvent.id)
-        else:
-            lite = sqlite.insert(WebhookEvent).on_conflict_do_nothing()
-            self._insert = lite.returning(WebhookEvent.id)
+            pg = postgresql.insert(WebhookEvent).values({c: bindparam(c) for c in _COLUMNS})
+            returning = pg.on_conflict_do_nothing().returning(WebhookEvent.id)
+            self._insert_sql = str(returning.compile(dialect=engine.dialect))
 
     def store(self, delivery: VerifiedDelivery, digest: str | None = None) -> tuple[int, bool]:
         """Store ``delivery``; returns ``(event row id, created)``.
@@ -79,10 +97,10 @@ class Inbox:
             return self._store(values, delivery)
 
     def _store(self, values: dict[str, object], delivery: VerifiedDelivery) -> tuple[int, bool]:
+        inserted = self._insert_row(values)
+        if inserted is not None:
+            return inserted, True
         with self._engine.connect() as connection:
-            inserted = connection.execute(self._insert, values).scalar()
-            if inserted is not None:
-                return inserted, True
             same = [WebhookEvent.event_id == delivery.event_id]
             if delivery.delivery_id is not None:
                 same.append(WebhookEvent.delivery_id == delivery.delivery_id)
@@ -108,6 +126,41 @@ class Inbox:
                     "genuine delivery's signature replayed over a new body is refused",
                 )
         return rows[0][0], False
+
+    def _insert_row(self, values: dict[str, object]) -> int | None:
+        """The new row's id, or None when a unique constraint already holds the event."""
+        if self._insert_sql is None:
+            with self._engine.connect() as connection:
+                inserted: int | None = connection.execute(self._insert, values).scalar()
+                return inserted
+        dialect = self._engine.dialect
+        raw = None
+        try:
+            raw = self._engine.raw_connection()  # a refused connect raises the driver's error
+            cursor = raw.cursor()
+            try:
+                cursor.execute(self._insert_sql, values)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            # Raised as SQLAlchemy raises it (the route answers 503 on any SQLAlchemyError),
+            # with the pooled connection dropped when the database went away under it.
+            gone = raw is not None and dialect.is_disconnect(exc, raw.dbapi_connection, None)
+            if gone and raw is not None:
+                raw.invalidate(exc)
+            raise DBAPIError.instance(
+                self._insert_sql,
+                values,
+                exc,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=gone,
+                dialect=dialect,
+            ) from exc
+        finally:
+            if raw is not None:
+                raw.close()
+        return None if row is None else int(row[0])
 
     def stale_received(self, *, received_before: datetime, limit: int = 1000) -> list[EventRef]:
         """Events still waiting for their first processing (their job was never enqueued)."""

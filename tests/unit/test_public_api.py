@@ -16,7 +16,13 @@ MODULES = sorted(
     for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
     # loaded by Locust only: importing them here would let gevent patch pytest.
     if ".migrations" not in info.name
-    and info.name not in {"harness.loadshape", "harness.locust_history", "harness.locust_arrivals"}
+    and info.name
+    not in {
+        "harness.loadshape",
+        "harness.locust_history",
+        "harness.locust_arrivals",
+        "harness.locust_worker_rates",
+    }
 )
 
 

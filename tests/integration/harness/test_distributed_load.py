@@ -88,8 +88,15 @@ def test_two_local_workers_share_the_load_and_are_counted_together(tmp_path: Pat
     assert len(load.history) == sum(per_worker)
     requests = int(load.evidence[0].split()[0])  # the master's aggregate over both
     assert requests == sum(per_worker)
-    charted = {m.name for m in record.metrics if m.source == "load: writers"}
-    assert {"requests/s", "p50 latency (ms)"} <= charted
+    charted = {m.name: m.points for m in record.metrics if m.source == "load: writers"}
+    assert {"requests/s", "p50 latency (ms)"} <= charted.keys()
+    # each worker charted on its own, as the master received its reports
+    for name in ("requests/s worker 1", "requests/s worker 2"):
+        assert any(value > 0 for _, value in charted[name]), (name, charted[name])
+    [shares] = [e for e in load.evidence if e.startswith("requests reported per worker: ")]
+    reported = dict(part.split(": ") for part in shares.split(": ", 1)[1].split(", "))
+    assert sorted(reported) == ["1", "2"]
+    assert sum(int(n) for n in reported.values()) == requests  # every report, none averaged
     (invariant,) = record.invariants
     assert invariant.status == "passed"
 
