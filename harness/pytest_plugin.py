@@ -9,6 +9,9 @@ Each runs through the same runner as ``chaosgate run``, on the same backends:
   assertions, invariants, runbook steps and actions that did not hold, with what was observed;
 - a scenario that **errored** (the harness could not run it, or the file is broken) is a pytest
   *error*, raised in the item's set-up;
+- a scenario that declares ``exclusive`` (it needs the machine alone) runs with no other
+  scenario of the session beside it, under xdist too: it waits for the running ones to end,
+  and none starts until it has;
 - the run's journal, HTML report and JUnit XML are written as ``chaosgate run`` writes them, in
   ``--chaosgate-report-dir`` (default ``reports``), one run directory for the whole session —
   with xdist too: each worker runs its scenarios and the controller writes the journal.
@@ -19,6 +22,8 @@ files are collected; importing it loads no part of the engine.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import random
 import re
@@ -297,10 +302,17 @@ class _Session:
         # CI stops a job with SIGTERM: like Ctrl-C, faults are reverted and services stopped.
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            result = runner.run(loaded, self.run_dir / loaded.scenario.id)
+            with _machine(self.lock, alone=loaded.scenario.exclusive):
+                result = runner.run(loaded, self.run_dir / loaded.scenario.id)
         finally:
             signal.signal(signal.SIGTERM, previous)
         return redacted(result, redactor, self.run_dir)
+
+    @property
+    def lock(self) -> Path:
+        """The file the session's processes lock around each scenario (in the run directory
+        they share, removed by the controller at the end)."""
+        return self.run_dir / ".scenarios.lock"
 
     # -- hooks of this run (a plugin object of its own: no module state) ------------------
 
@@ -313,6 +325,7 @@ class _Session:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.close()
         if getattr(self.config, "workerinput", None) is None:
+            self.lock.unlink(missing_ok=True)  # every worker has ended
             self.write_reports()
 
     def close(self) -> None:
@@ -346,6 +359,21 @@ class _Session:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(f"chaosgate: journal {path}, report {html}")
+
+
+@contextlib.contextmanager
+def _machine(lock: Path, *, alone: bool) -> Iterator[None]:
+    """Hold ``lock`` while a scenario runs: shared, or exclusive for a scenario that needs the
+    machine alone. xdist workers are processes, so it is a file lock (``flock``): an exclusive
+    holder waits for every shared one to be released, and blocks new ones until it is done.
+    Ctrl-C or SIGTERM while waiting interrupts the wait."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
 
 
 def _raise_interrupt(_signo: int, _frame: object) -> None:

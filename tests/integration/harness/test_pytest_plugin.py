@@ -28,10 +28,13 @@ SERVER = (
 )
 
 
-def scenario(scenario_id: str, *, expect: int = 200) -> str:
+def scenario(
+    scenario_id: str, *, expect: int = 200, until_s: float = 1, exclusive: bool = False
+) -> str:
     return yaml.safe_dump(
         {
             "id": scenario_id,
+            "exclusive": exclusive,
             "title": f"{scenario_id}: an HTTP service keeps answering",
             "services": {
                 "app": {
@@ -51,7 +54,7 @@ def scenario(scenario_id: str, *, expect: int = 200) -> str:
                     "name": "it keeps answering",
                     "type": "always",
                     "from_s": 0,
-                    "until_s": 1,
+                    "until_s": until_s,
                     "interval_s": 0.2,
                     "check": {
                         "name": "status",
@@ -145,6 +148,27 @@ def test_yaml_anywhere_with_the_option_and_xdist_workers_share_one_journal(
         "scenario-b",
         "scenario-c",
     ]
+
+
+def test_under_xdist_an_exclusive_scenario_runs_with_no_other_beside_it(
+    pytester: pytest.Pytester,
+) -> None:
+    scenarios = pytester.mkdir("scenarios")
+    for name in ("a", "b", "c"):
+        (scenarios / f"{name}.yaml").write_text(scenario(f"shared-{name}", until_s=2))
+    (scenarios / "flood.yaml").write_text(scenario("flood", until_s=2, exclusive=True))
+    result = pytester.runpytest_subprocess(
+        "scenarios", "-p", "xdist", "-n", "2", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=4)
+    runs = {
+        s["id"]: (s["started_at"], s["started_at"] + s["duration_s"])
+        for s in journal(pytester)["scenarios"]  # type: ignore[union-attr]
+    }
+    begin, end = runs.pop("flood")
+    beside = [sid for sid, (b, e) in runs.items() if b < end and e > begin]
+    assert beside == [], f"ran beside the exclusive scenario: {beside} ({runs}, flood {begin, end})"
+    assert not list((pytester.path / "reports").glob("run-*/.scenarios.lock"))
 
 
 def test_a_shipped_scenario_sabotaged_fails_with_the_observed_value(
