@@ -4,7 +4,6 @@ state. Scheduling, judging, rollbacks and verdicts at exact scenario times, in n
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +108,6 @@ def test_a_fault_runs_from_its_at_s_for_its_duration_and_is_judged_at_exact_time
     tmp_path: Path,
 ) -> None:
     lane = Lane()
-    started = time.monotonic()
     record = lane.run(scenario(), tmp_path)
     assert record.status == "passed", record.reason
     fault = record.steps[0]
@@ -121,7 +119,8 @@ def test_a_fault_runs_from_its_at_s_for_its_duration_and_is_judged_at_exact_time
     assert outage.samples == 4
     assert lane.fake.toxiproxy.down("cache") is False  # reverted
     assert lane.fake.started == lane.fake.stopped == 1
-    assert time.monotonic() - started < 5  # a 3 s timeline in (much) less wall time
+    # Times to the millisecond come from the virtual clock: a run on the real one could not
+    # give them (how fast the lane is goes to the benchmarks, never to a timed test).
 
 
 def test_always_fails_at_its_first_failing_sample_and_says_what_it_saw(tmp_path: Path) -> None:
