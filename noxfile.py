@@ -72,6 +72,17 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def mutate(session: nox.Session) -> None:
+    """Mutation testing of the resilience components, the chaos scenarios as the killing
+    tests, within a budget (``nox -s mutate -- --budget 600``); resumable; report in
+    reports/mutation/ (docs/mutation.md)."""
+    session.install("-e", ".[dev]")
+    session.run(
+        "python", "-m", "harness.mutation", "run", *(session.posargs or ["--budget", "1800"])
+    )
+
+
+@nox.session
 def chaos(session: nox.Session) -> None:
     """The chaos suite against the reference service; reports land in reports/."""
     # the shop (the system under test), PostgreSQL probes, Locust for load steps, --env docker

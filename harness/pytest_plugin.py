@@ -25,8 +25,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import random
 import re
+import shutil
 import signal
 import time
 from dataclasses import asdict
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
 
     from harness.journal import ScenarioRecord
+    from harness.mutation import Watch
     from harness.provision.backend import Provisioner
     from harness.provision.servers import PostgresTemplate
     from harness.scenario.loader import LoadedScenario
@@ -47,6 +50,7 @@ __all__ = ["ScenarioError", "ScenarioFailure", "ScenarioFile", "ScenarioItem"]
 
 #: a scenario file names an id and its services at its top level
 _LOOKS_LIKE = (re.compile(rb"^id:", re.M), re.compile(rb"^services:", re.M))
+MUTANT_ENV = "MUTANT_UNDER_TEST"  # set by mutmut in a mutation run (harness/mutation)
 _RECORD = "chaosgate_record"  # the attribute of a test report that carries a scenario's record
 
 
@@ -92,6 +96,10 @@ def pytest_configure(config: pytest.Config) -> None:
         seed = given if given is not None else random.SystemRandom().randrange(2**31)
         report_dir = Path(config.getoption("chaosgate_report_dir"))
         run_dir = report_dir / time.strftime("run-%Y%m%d-%H%M%S")
+        if os.environ.get(MUTANT_ENV) is not None:
+            # a mutation run: its runs start side by side, each in a directory of its own, and
+            # share one lock, so that an exclusive scenario has the machine alone among them
+            run_dir = report_dir / "mutation-runs" / f"{os.getpid()}-{run_dir.name}"
     session = _Session(config, seed, run_dir)
     config.stash[_SESSION] = session
     config.pluginmanager.register(session, "chaosgate-session")
@@ -120,6 +128,16 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFi
     if not all(pattern.search(head) for pattern in _LOOKS_LIKE):
         return None
     return ScenarioFile.from_parent(parent, path=file_path)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In a mutation run, a mutant's scenarios run shortest first (harness/mutation)."""
+    if os.environ.get(MUTANT_ENV) in (None, "", "stats", "fail"):
+        return
+    from harness.mutation import cheapest_first
+
+    order = {nodeid: i for i, nodeid in enumerate(cheapest_first([i.nodeid for i in items]))}
+    items.sort(key=lambda item: order.get(item.nodeid, len(order)))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -179,7 +197,10 @@ class ScenarioItem(pytest.Item):
         if self.broken is not None:
             raise ScenarioError(str(self.broken))
         assert self.loaded is not None
+        watch = _mutation_watch(self.nodeid)
         self.record = self.config.stash[_SESSION].run(self.loaded)
+        if watch is not None:
+            watch.done(self.record, explain(self.record))
         if self.record.status == "errored":
             raise ScenarioError(explain(self.record))
 
@@ -309,9 +330,16 @@ class _Session:
         return redacted(result, redactor, self.run_dir)
 
     @property
+    def mutation(self) -> bool:
+        return os.environ.get(MUTANT_ENV) is not None
+
+    @property
     def lock(self) -> Path:
         """The file the session's processes lock around each scenario (in the run directory
-        they share, removed by the controller at the end)."""
+        they share, removed by the controller at the end; in a mutation run, one for all its
+        sessions)."""
+        if self.mutation:
+            return self.run_dir.parent / ".scenarios.lock"
         return self.run_dir / ".scenarios.lock"
 
     # -- hooks of this run (a plugin object of its own: no module state) ------------------
@@ -324,6 +352,9 @@ class _Session:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.close()
+        if self.mutation:  # what killed a mutant is kept as evidence; the runs are not
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            return
         if getattr(self.config, "workerinput", None) is None:
             self.lock.unlink(missing_ok=True)  # every worker has ended
             self.write_reports()
@@ -374,6 +405,14 @@ def _machine(lock: Path, *, alone: bool) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(held, fcntl.LOCK_UN)
+
+
+def _mutation_watch(nodeid: str) -> Watch | None:
+    if os.environ.get(MUTANT_ENV) is None:
+        return None
+    from harness.mutation import Watch
+
+    return Watch.start(nodeid)
 
 
 def _raise_interrupt(_signo: int, _frame: object) -> None:
