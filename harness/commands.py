@@ -25,7 +25,8 @@ def run_bounded(
     which is killed whole; the harness's reaper watches the group meanwhile.
 
     Raises:
-        subprocess.TimeoutExpired: after the group was killed.
+        subprocess.TimeoutExpired: after the group was killed (as it is when the harness is
+            interrupted meanwhile: KeyboardInterrupt then goes on).
         OSError: the program could not be started (FileNotFoundError when it is not installed).
     """
     with subprocess.Popen(
@@ -42,7 +43,9 @@ def run_bounded(
         reaper.watch(proc.pid)
         try:
             stdout, stderr = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
+        except BaseException:
+            # the timeout, or Ctrl-C / SIGTERM while it ran: the group has its own session, so
+            # no signal reached it, and Popen would leave it running once the reaper forgot it
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()

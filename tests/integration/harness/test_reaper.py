@@ -224,3 +224,24 @@ def test_a_command_that_times_out_is_killed_with_its_children(tmp_path: Path) ->
     assert outcome.returncode is None and "still ran after 1 s" in (outcome.error or "")
     child = int(pids.read_text())
     assert gone({child}, within_s=5) == []
+
+
+def test_a_command_interrupted_by_ctrl_c_is_killed_with_its_children(tmp_path: Path) -> None:
+    from harness.commands import run_bounded
+
+    pids = tmp_path / "pids"
+    script = f"sleep 600 & echo $! > {pids}; wait"
+
+    def interrupt(_signo: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.0)  # Ctrl-C, a second into the command
+        with pytest.raises(KeyboardInterrupt):
+            run_bounded(["sh", "-c", script], env=dict(os.environ), timeout_s=60)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    child = int(pids.read_text())
+    assert gone({child}, within_s=5) == []
