@@ -37,11 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness import mutation  # stdlib only: what a mutation run needs of every session
+
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
 
     from harness.journal import ScenarioRecord
-    from harness.mutation import Watch
     from harness.provision.backend import Provisioner
     from harness.provision.servers import PostgresTemplate
     from harness.scenario.loader import LoadedScenario
@@ -50,7 +51,6 @@ __all__ = ["ScenarioError", "ScenarioFailure", "ScenarioFile", "ScenarioItem"]
 
 #: a scenario file names an id and its services at its top level
 _LOOKS_LIKE = (re.compile(rb"^id:", re.M), re.compile(rb"^services:", re.M))
-MUTANT_ENV = "MUTANT_UNDER_TEST"  # set by mutmut in a mutation run (harness/mutation)
 _RECORD = "chaosgate_record"  # the attribute of a test report that carries a scenario's record
 
 
@@ -96,7 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed = given if given is not None else random.SystemRandom().randrange(2**31)
         report_dir = Path(config.getoption("chaosgate_report_dir"))
         run_dir = report_dir / time.strftime("run-%Y%m%d-%H%M%S")
-        if os.environ.get(MUTANT_ENV) is not None:
+        if mutation.active() is not None:
             # a mutation run: its runs start side by side, each in a directory of its own, and
             # share one lock, so that an exclusive scenario has the machine alone among them
             run_dir = report_dir / "mutation-runs" / f"{os.getpid()}-{run_dir.name}"
@@ -132,11 +132,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFi
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """In a mutation run, a mutant's scenarios run shortest first (harness/mutation)."""
-    if os.environ.get(MUTANT_ENV) in (None, "", "stats", "fail"):
+    if not mutation.is_mutant(mutation.active()):
         return
-    from harness.mutation import cheapest_first
-
-    order = {nodeid: i for i, nodeid in enumerate(cheapest_first([i.nodeid for i in items]))}
+    order = {n: i for i, n in enumerate(mutation.cheapest_first([i.nodeid for i in items]))}
     items.sort(key=lambda item: order.get(item.nodeid, len(order)))
 
 
@@ -197,7 +195,7 @@ class ScenarioItem(pytest.Item):
         if self.broken is not None:
             raise ScenarioError(str(self.broken))
         assert self.loaded is not None
-        watch = _mutation_watch(self.nodeid)
+        watch = mutation.Watch.start(self.nodeid)
         self.record = self.config.stash[_SESSION].run(self.loaded)
         if watch is not None:
             watch.done(self.record, explain(self.record))
@@ -330,15 +328,15 @@ class _Session:
         return redacted(result, redactor, self.run_dir)
 
     @property
-    def mutation(self) -> bool:
-        return os.environ.get(MUTANT_ENV) is not None
+    def in_mutation_run(self) -> bool:
+        return mutation.active() is not None
 
     @property
     def lock(self) -> Path:
         """The file the session's processes lock around each scenario (in the run directory
         they share, removed by the controller at the end; in a mutation run, one for all its
         sessions)."""
-        if self.mutation:
+        if self.in_mutation_run:
             return self.run_dir.parent / ".scenarios.lock"
         return self.run_dir / ".scenarios.lock"
 
@@ -352,7 +350,7 @@ class _Session:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.close()
-        if self.mutation:  # what killed a mutant is kept as evidence; the runs are not
+        if self.in_mutation_run:  # what killed a mutant is kept as evidence; the runs are not
             shutil.rmtree(self.run_dir, ignore_errors=True)
             return
         if getattr(self.config, "workerinput", None) is None:
@@ -405,14 +403,6 @@ def _machine(lock: Path, *, alone: bool) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(held, fcntl.LOCK_UN)
-
-
-def _mutation_watch(nodeid: str) -> Watch | None:
-    if os.environ.get(MUTANT_ENV) is None:
-        return None
-    from harness.mutation import Watch
-
-    return Watch.start(nodeid)
 
 
 def _raise_interrupt(_signo: int, _frame: object) -> None:

@@ -17,13 +17,15 @@ three things it learns there need help across the process boundary, and this mod
 - **which scenario and check killed a mutant**, kept as JSON lines per mutant
   (``CHAOSGATE_MUTATION_EVIDENCE``) for the mutation report.
 
-Nothing here is imported unless ``MUTANT_UNDER_TEST`` is set.
+The pytest plugin imports this module in every session, so it needs only the standard library;
+mutmut is imported only inside a mutation run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -42,6 +44,7 @@ __all__ = [
     "active",
     "cheapest_first",
     "install_recorder",
+    "is_mutant",
 ]
 
 MUTANT_ENV = "MUTANT_UNDER_TEST"  # mutmut's: "stats", "fail", "" or module.function__mutmut_N
@@ -55,6 +58,7 @@ def active() -> str | None:
 
 
 def is_mutant(name: str | None) -> bool:
+    """Whether ``name`` (from :func:`active`) is a mutant, not one of mutmut's passes."""
     return bool(name) and name not in ("stats", "fail", "mutant_generation")
 
 
@@ -141,9 +145,7 @@ class Watch:
         durations = state().duration_by_test
         durations[self.nodeid] = durations.get(self.nodeid, 0.0) + time.monotonic() - self.started
         if self.hits is not None:
-            for path in self.hits.glob("*.hits"):
-                path.unlink()
-            self.hits.rmdir()
+            shutil.rmtree(self.hits, ignore_errors=True)
 
     def _keep_evidence(self, record: ScenarioRecord, explanation: str) -> None:
         directory = Path(os.environ.get(EVIDENCE_ENV) or "mutation-evidence")

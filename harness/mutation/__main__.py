@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Annotated
@@ -43,11 +42,11 @@ def run(
     marks: Marks = Path("docs/mutation.toml"),
 ) -> None:
     """Try the untried mutants that fit the budget, then write the report."""
-    if shutil.which("mutmut") is None and not Path(driver._mutmut()).exists():
+    if driver.mutmut_program() is None:
         typer.echo("mutation: mutmut is not installed: pip install 'mutmut==3.8.1'", err=True)
         raise typer.Exit(2)
     root = root.resolve()
-    if "[tool.mutmut]" not in _read(root / "pyproject.toml"):
+    if driver.mutmut_config(root) is None:
         typer.echo(
             f"mutation: {root / 'pyproject.toml'} has no [tool.mutmut] table: name the package "
             "to mutate (source_paths, only_mutate) and the scenarios (see docs/mutation.md)",
@@ -63,9 +62,11 @@ def run(
     except RuntimeError as exc:  # the clean code failed a scenario, or mutmut refused
         typer.echo(f"mutation: {exc}", err=True)
         raise typer.Exit(2) from None
+    from mutmut.utils.format_utils import mangled_name_from_mutant_name as function_of
+
     stats = json.loads((root / "mutants" / "mutmut-stats.json").read_text("utf-8"))
     tests_of = {
-        name: set(stats["tests_by_mangled_function_name"].get(name.rsplit("__mutmut_", 1)[0], []))
+        name: set(stats["tests_by_mangled_function_name"].get(function_of(name), []))
         for name in seconds
     }
     untried = [
@@ -103,13 +104,6 @@ def run(
 def report(root: Root = Path("."), marks: Marks = Path("docs/mutation.toml")) -> None:
     """Write the report from the results so far."""
     _write(root.resolve(), marks)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
 
 
 def _write(root: Path, marks: Path) -> None:

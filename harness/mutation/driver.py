@@ -23,12 +23,28 @@ import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.mutation import EVIDENCE_ENV
+from harness.provision.reaper import Reaper
 
-__all__ = ["Candidate", "Plan", "choose", "environment", "prepare", "results", "run"]
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = [
+    "Candidate",
+    "Plan",
+    "choose",
+    "environment",
+    "mutmut_config",
+    "mutmut_program",
+    "prepare",
+    "results",
+    "run",
+]
 
 SITE = Path(__file__).parent / "site"  # sitecustomize.py for the service processes
+STOP_TIMEOUT_S = 120.0  # for mutmut to write its results after SIGINT
 _ESTIMATE = re.compile(r"^(?:<no tests>|(?P<ms>\d+)ms) (?P<name>\S+)$")
 
 
@@ -71,7 +87,7 @@ def prepare(root: Path, env: dict[str, str], max_children: int) -> dict[str, flo
     functions its generation saw in the same process. A changed ``[tool.mutmut]`` starts
     afresh: mutmut would keep as "already mutated" a file it had only copied under the old one.
     """
-    config = _mutmut_config(root)
+    config = json.dumps(mutmut_config(root) or {}, sort_keys=True)
     seen = root / "mutants" / ".chaosgate-config"
     if seen.is_file() and seen.read_text("utf-8") != config:
         print("mutation: [tool.mutmut] changed since the last run: its results are discarded")
@@ -84,29 +100,26 @@ def prepare(root: Path, env: dict[str, str], max_children: int) -> dict[str, flo
         f"print(m.create_mutants({max_children}), flush=True)\n"
         "m.print_time_estimates.callback(())\n"
     )
-    done = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,
         text=True,
-        check=False,
+        start_new_session=True,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"mutmut could not map the scenarios:\n{done.stdout[-4000:]}")
+    with _supervised(process):
+        stdout, _ = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"mutmut could not map the scenarios:\n{stdout[-4000:]}")
     (root / "mutants").mkdir(exist_ok=True)
     seen.write_text(config, "utf-8")
     found: dict[str, float] = {}
-    for line in done.stdout.splitlines():
+    for line in stdout.splitlines():
         match = _ESTIMATE.match(line.strip().rpartition("\r")[2])
         if match:
             found[match["name"]] = int(match["ms"]) / 1000 if match["ms"] else 0.0
     return found
-
-
-def _mutmut_config(root: Path) -> str:
-    data = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))
-    return json.dumps(data.get("tool", {}).get("mutmut", {}), sort_keys=True)
 
 
 def results(root: Path) -> dict[str, int | None]:
@@ -173,27 +186,63 @@ def run(
 ) -> int:
     """``mutmut run`` on ``names``, stopped like Ctrl-C at ``deadline_s`` (what finished is
     kept; the rest stays untried for the next run). Returns mutmut's exit code."""
-    argv = [_mutmut(), "run", "--max-children", str(children), *names]
+    argv = [mutmut_program() or "mutmut", "run", "--max-children", str(children), *names]
     process = subprocess.Popen(argv, cwd=root, env=env, start_new_session=True)
-    try:
-        return process.wait(timeout=deadline_s)
-    except subprocess.TimeoutExpired:
-        print(f"mutation: the budget ({deadline_s:.0f} s) is spent; stopping mutmut", flush=True)
-        os.killpg(process.pid, signal.SIGINT)
+    with _supervised(process):
         try:
-            return process.wait(timeout=120)
+            return process.wait(timeout=deadline_s)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            print(
+                f"mutation: the budget ({deadline_s:.0f} s) is spent; stopping mutmut", flush=True
+            )
+            _stop(process)
             return process.wait()
+
+
+@contextlib.contextmanager
+def _supervised(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> Iterator[None]:
+    """mutmut and everything it starts (pytest, the services) is one process group: the shared
+    reaper kills it if this process dies, Ctrl-C stops it as the deadline does, and nothing of
+    it outlives the block."""
+    reaper = Reaper.shared()
+    reaper.watch(process.pid)
+    try:
+        yield
     except KeyboardInterrupt:
-        os.killpg(process.pid, signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=120)
+        _stop(process)
         raise
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        _signal(process.pid, signal.SIGKILL)  # what is left of the group once its leader ended
+        process.wait()
+        reaper.forget(process.pid)
 
 
-def _mutmut() -> str:
-    return str(Path(sys.executable).with_name("mutmut"))
+def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    """SIGINT, as Ctrl-C would be: mutmut writes what finished. SIGKILL after two minutes."""
+    _signal(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        _signal(process.pid, signal.SIGKILL)
+
+
+def _signal(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def mutmut_program() -> str | None:
+    """mutmut's command: beside this Python (its venv), else on ``PATH``; ``None`` if neither."""
+    beside = Path(sys.executable).with_name("mutmut")
+    return str(beside) if beside.exists() else shutil.which("mutmut")
+
+
+def mutmut_config(root: Path) -> dict[str, object] | None:
+    """``[tool.mutmut]`` of ``root/pyproject.toml``; ``None`` when there is none (or the file
+    cannot be read as TOML)."""
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    table = data.get("tool", {}).get("mutmut")
+    return table if isinstance(table, dict) else None

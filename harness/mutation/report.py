@@ -11,6 +11,7 @@ score, never hidden; the mark holds only while the mutant's diff is the one it w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -20,15 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from harness.report.formats.html import render_template
 
 __all__ = ["Mutant", "build", "write"]
 
 _KILLED = {"killed", "timeout", "segfault"}
-_env = Environment(
-    loader=PackageLoader("harness", "report/templates"),
-    autoescape=select_autoescape(["html", "j2"]),
-)
 
 
 @dataclass
@@ -49,6 +46,7 @@ def build(root: Path, marks_file: Path | None = None, *, with_diffs: bool = True
     """The report's data, from mutmut's files in ``root/mutants`` and the evidence the
     scenarios left (``root/reports/mutation/evidence``)."""
     from mutmut.stats import status_by_exit_code
+    from mutmut.utils.format_utils import mangled_name_from_mutant_name as function_of
 
     mutants_dir = root / "mutants"
     stats_file = mutants_dir / "mutmut-stats.json"
@@ -57,27 +55,35 @@ def build(root: Path, marks_file: Path | None = None, *, with_diffs: bool = True
     marks = _marks(marks_file)
     evidence = root / "reports" / "mutation" / "evidence"
     mutants: list[Mutant] = []
-    for meta in sorted(mutants_dir.rglob("*.py.meta")):
-        source = str(meta.relative_to(mutants_dir)).removesuffix(".meta")
-        codes: dict[str, int | None] = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
-        for name, code in sorted(codes.items()):
-            function = name.rsplit("__mutmut_", 1)[0]
-            word = status_by_exit_code[code]
-            status = {"no tests": "not covered", "not checked": "not tried"}.get(word, word)
-            m = Mutant(name, source, function.rsplit(".", 1)[-1], status)
-            m.scenarios = [t.split("::")[-1] for t in sorted(tests_by_function.get(function, []))]
-            if status == "not tried" and not m.scenarios:
-                m.status = status = "not covered"  # no scenario runs its function
-            m.killed_by = _evidence(evidence / f"{name}.jsonl")
-            m.promise = _promise(source, marks)
-            if status in ("survived", "not covered") or name in marks["equivalent"]:
-                m.diff = _diff(root, name) if with_diffs else ""
-                m.diff_sha = _sha(m.diff)
-                mark = marks["equivalent"].get(name)
-                if mark and mark["diff_sha"] in ("", m.diff_sha) and status == "survived":
-                    m.status, m.equivalent = "equivalent", mark["reason"]
-            mutants.append(m)
+    with contextlib.chdir(root):  # mutmut finds its files (for the diffs) from the project's root
+        for meta in sorted(mutants_dir.rglob("*.py.meta")):
+            source = str(meta.relative_to(mutants_dir)).removesuffix(".meta")
+            codes: dict[str, int | None] = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
+            for name, code in sorted(codes.items()):
+                function = function_of(name)
+                m = Mutant(name, source, function.rsplit(".", 1)[-1], status_by_exit_code[code])
+                m.scenarios = [
+                    t.split("::")[-1] for t in sorted(tests_by_function.get(function, []))
+                ]
+                m.killed_by = _evidence(evidence / f"{name}.jsonl")
+                m.promise = _promise(source, marks)
+                mutants.append(_judge(m, marks["equivalent"].get(name), with_diffs=with_diffs))
     return _summary(mutants)
+
+
+def _judge(m: Mutant, mark: dict[str, str] | None, *, with_diffs: bool) -> Mutant:
+    """``m`` with mutmut's word for it (``m.status``) turned into the report's, and the diff
+    of a mutant the report shows."""
+    status = {"no tests": "not covered", "not checked": "not tried"}.get(m.status, m.status)
+    if status == "not tried" and not m.scenarios:
+        status = "not covered"  # no scenario runs its function
+    m.status = status
+    if status in ("survived", "not covered") or mark is not None:
+        m.diff = _diff(m.name) if with_diffs else ""
+        m.diff_sha = _sha(m.diff)
+        if mark and mark["diff_sha"] in ("", m.diff_sha) and status == "survived":
+            m.status, m.equivalent = "equivalent", mark["reason"]
+    return m
 
 
 def _summary(mutants: list[Mutant]) -> dict[str, Any]:
@@ -124,7 +130,7 @@ def write(report: dict[str, Any], out_dir: Path, bench_dir: Path | None = None) 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "mutation.json").write_text(json.dumps(report, indent=2), "utf-8")
     html = out_dir / "mutation.html"
-    html.write_text(_env.get_template("mutation.html.j2").render(report=report), "utf-8")
+    html.write_text(render_template("mutation.html.j2", report=report), "utf-8")
     if bench_dir is not None:
         bench_dir.mkdir(parents=True, exist_ok=True)
         figures = {
@@ -172,19 +178,13 @@ def _evidence(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
-def _diff(root: Path, name: str) -> str:
-    import os
-
+def _diff(name: str) -> str:
     from mutmut.mutation.diff_apply import get_diff_for_mutant
 
-    here = Path.cwd()
-    os.chdir(root)  # mutmut finds its files from the project's root
     try:
         return str(get_diff_for_mutant(name))
     except Exception as exc:  # a mutant whose source changed since: say so, keep the rest
         return f"(no diff: {exc})"
-    finally:
-        os.chdir(here)
 
 
 def _sha(text: str) -> str:

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from harness.report import svg
 from harness.report.formats import FORMATS, OUTSIDE, Format
 
-__all__ = ["LOG_TAIL_BYTES", "render_index", "render_run"]
+__all__ = ["LOG_TAIL_BYTES", "render_index", "render_run", "render_template"]
 
 LOG_TAIL_BYTES = 12_000  # of each service's log, embedded collapsed
 
@@ -38,6 +38,11 @@ def _short_json(value: Any, limit: int = 300) -> str:
 
 
 _env.filters["tojson_short"] = _short_json
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Any report page (``harness/report/templates``) with the filters the run report has."""
+    return _env.get_template(name).render(**context)
 
 
 def _log_tail(path: str) -> str:
