@@ -128,7 +128,10 @@ def sweep(
     def abandoned(labels: dict[str, str]) -> bool:
         return bool(scenario or owner) or _owner_gone(labels.get(LABEL_OWNER, ""))
 
-    for container in client.containers.list(all=True, filters={"label": label}):
+    # Another run (--jobs) may remove its containers between the listing and the inspection of
+    # each one that docker-py does; a container gone by then is nothing to sweep.
+    listed = client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
+    for container in listed:
         if abandoned(container.labels):
             with contextlib.suppress(Exception):
                 container.remove(force=True, v=True)

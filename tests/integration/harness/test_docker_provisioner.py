@@ -5,6 +5,7 @@ or a harness killed outright (the next start sweeps it)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -25,10 +26,12 @@ import yaml
 
 from harness.errors import ImageMissing, ProcessExited, ProvisionError, ServiceNeverReady
 from harness.provision.docker import (
+    LABEL_MANAGED,
     LABEL_OWNER,
     LABEL_SCENARIO,
     DockerProvisioner,
     connect,
+    sweep,
 )
 from harness.provision.images import Images
 from harness.run import ScenarioRunner
@@ -94,9 +97,10 @@ def provisioner() -> Iterator[DockerProvisioner]:
 def labelled(label: str) -> list[str]:
     """Containers and networks with this label (``key=value``) that are still there."""
     client = connect()
-    return [
-        f"container {c.name}" for c in client.containers.list(all=True, filters={"label": label})
-    ] + [f"network {n.name}" for n in client.networks.list(filters={"label": label})]
+    # A container removed between docker-py's listing and its inspection is not there any more.
+    listed = client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
+    networks = client.networks.list(filters={"label": label})
+    return [f"container {c.name}" for c in listed] + [f"network {n.name}" for n in networks]
 
 
 def scenario_labelled(run: str) -> list[str]:
@@ -396,6 +400,39 @@ def test_what_a_killed_harness_left_is_swept_by_the_next_start(tmp_path: Path) -
     with DockerProvisioner() as next_start:
         assert set(left) <= set(next_start.swept)
     assert owned_by(proc.pid) == []  # ... and gone after the next start's sweep
+
+
+def test_a_container_another_run_removes_while_the_sweep_lists_is_no_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # docker-py lists, then inspects each container; with --jobs another run removes its own
+    # containers in between. Here that removal lands right before the first inspection.
+    client = connect()
+    run = f"swept-{os.getpid()}-{time.monotonic_ns()}"
+    labels = {LABEL_MANAGED: "true", LABEL_SCENARIO: run}
+    image = Images.from_env().redis
+    made = [client.containers.create(image, labels=labels, name=f"{run}-{i}") for i in (0, 1)]
+    inspect = client.api.inspect_container
+    vanished: list[str] = []
+
+    def removed_by_another_run_first(container_id: str) -> Any:
+        if not vanished:
+            vanished.append(container_id)
+            client.api.remove_container(container_id, force=True)
+        return inspect(container_id)
+
+    monkeypatch.setattr(client.api, "inspect_container", removed_by_another_run_first)
+    try:
+        removed = sweep(client, scenario=run)
+    finally:
+        monkeypatch.undo()
+        for container in made:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+    assert len(vanished) == 1
+    survivor = next(c.name for c in made if c.id != vanished[0])
+    assert removed == [f"container {survivor}"]
+    assert scenario_labelled(run) == []
 
 
 def test_a_daemon_that_does_not_answer_exits_2_saying_what_to_do(tmp_path: Path) -> None:
