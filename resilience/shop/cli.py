@@ -17,7 +17,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from resilience import __version__
+import resilience
 from resilience.shop.cli_alerts import alerts_app
 from resilience.shop.cli_audit import audit_app
 from resilience.shop.cli_erp import erp_app
@@ -69,7 +69,7 @@ app.add_typer(alerts_app, name="alerts")
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"shop (chaosgate) {__version__}")
+        out.print(f"shop (chaosgate) {resilience.__version__}")
         raise typer.Exit()
 
 
@@ -251,7 +251,7 @@ def worker(
         _check_port_free(settings.host, health_port, option="--health-port")
     import dramatiq
 
-    with shop_context(settings) as ctx:
+    with shop_context(settings, whole=True) as ctx:
         try:
             ctx.check_broker()
         except Exception as exc:

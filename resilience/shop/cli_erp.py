@@ -51,10 +51,10 @@ def health(as_json: AsJson = False) -> None:
 def sync() -> None:
     """Enqueue one stock sync (the sync_stock job on the erp queue)."""
     settings = load_settings()
+    if not settings.erp_base_url:
+        fail("no ERP configured; set SHOP_ERP_BASE_URL")
     with shop_context(settings) as ctx:
-        if ctx.erp is None:
-            fail("no ERP configured; set SHOP_ERP_BASE_URL")
-        ctx.jobs.sync_stock.send()
+        ctx.actors.sync_stock.send()
     out.print(f"sync_stock enqueued on {settings.erp_queue}")
 
 

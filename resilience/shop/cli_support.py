@@ -17,7 +17,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from resilience import __version__
+import resilience
 from resilience.errors import ConfigurationError, ShopError
 from resilience.shop.durations import parse_duration
 
@@ -68,7 +68,7 @@ def operator(name: str | None = None) -> Actor:
             who = "unknown"
     if is_reserved_actor(who):
         fail(f"actor {who!r} is reserved for the service itself; give your own name with --actor")
-    return Actor(who, user_agent=f"shop-cli/{__version__} ({socket.gethostname()})")
+    return Actor(who, user_agent=f"shop-cli/{resilience.__version__} ({socket.gethostname()})")
 
 
 def emit_json(data: object) -> None:
@@ -112,37 +112,48 @@ def redacted_url(url: str) -> str:
 @contextmanager
 def errors_to_exit(settings: ShopSettings) -> Iterator[None]:
     """Map library errors to one-line messages and exit codes at the CLI boundary."""
-    from sqlalchemy.exc import OperationalError, SQLAlchemyError  # not for `shop --help`
-
     try:
         yield
     except ShopError as exc:
         fail(str(exc), code=1)
     except ConfigurationError as exc:
         fail(str(exc))
-    except OperationalError as exc:
-        fail(
-            f"database {redacted_url(settings.database_url)} is not reachable "
-            f"({type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0]}); "
-            "check DATABASE_URL and that the server is up"
-        )
-    except SQLAlchemyError as exc:
-        fail(f"database error: {exc}; has `shop db upgrade` been run?")
     except Exception as exc:
+        _library_error_to_exit(exc, settings)
+
+
+def _library_error_to_exit(exc: Exception, settings: ShopSettings) -> NoReturn:
+    """A database or Redis error as a one-line message (exit 2); anything else re-raised.
+    A library is looked at only if the command loaded it (an error cannot come from one it
+    never used), so a Redis-only command does not pay for importing SQLAlchemy."""
+    if "sqlalchemy.exc" in sys.modules:
+        from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+        if isinstance(exc, OperationalError):
+            fail(
+                f"database {redacted_url(settings.database_url)} is not reachable "
+                f"({type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0]}); "
+                "check DATABASE_URL and that the server is up"
+            )
+        if isinstance(exc, SQLAlchemyError):
+            fail(f"database error: {exc}; has `shop db upgrade` been run?")
+    if "redis" in sys.modules:
         import redis
 
-        if not isinstance(exc, redis.RedisError):
-            raise
-        where = redacted_url(settings.redis_url)
-        fail(f"Redis at {where} does not answer ({type(exc).__name__}); check REDIS_URL")
+        if isinstance(exc, redis.RedisError):
+            where = redacted_url(settings.redis_url)
+            fail(f"Redis at {where} does not answer ({type(exc).__name__}); check REDIS_URL")
+    raise exc
 
 
 @contextmanager
-def shop_context(settings: ShopSettings) -> Iterator[ShopContext]:
-    from resilience.shop.context import ShopContext  # heavy: imported when a command needs it
+def shop_context(settings: ShopSettings, *, whole: bool = False) -> Iterator[ShopContext]:
+    """The shop's parts for a command: each built when the command first uses it, so a
+    command loads only the libraries it needs; ``whole`` builds every part now (a worker)."""
+    from resilience.shop.context import ShopContext
 
     with errors_to_exit(settings):
-        ctx = ShopContext.from_settings(settings)
+        ctx = ShopContext.from_settings(settings, lazy=not whole)
         try:
             yield ctx
         finally:

@@ -118,7 +118,7 @@ def stats(
     assert age is not None
     with shop_context(settings) as ctx:
         counts = ctx.metrics.in_window(age.total_seconds())
-        providers = sorted({p for (_, p, _) in counts} | set(ctx.intake.verifiers))
+        providers = sorted({p for (_, p, _) in counts} | set(settings.webhook_providers()))
         report = {
             provider: {
                 **{

@@ -9,13 +9,14 @@ tests) there is nothing to protect and :func:`protect` returns ``None``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dramatiq
 import redis
 from dramatiq.middleware import Retries
-from sqlalchemy.orm import Session, sessionmaker
 
 from resilience.queues import Backpressure, QueueHealth, SlidingWindowLimiter, Throttle
 from resilience.queues.dead import DeadLetters
@@ -26,8 +27,10 @@ from resilience.queues.middleware import (
     SlowJobCallback,
     SlowJobs,
 )
-from resilience.queues.models import SlowJobRow
 from resilience.shop.settings import ShopSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["ShopQueues", "protect"]
 
@@ -45,8 +48,12 @@ class ShopQueues:
 
 
 def protect(
-    broker: dramatiq.Broker, settings: ShopSettings, sessions: sessionmaker[Session]
+    broker: dramatiq.Broker, settings: ShopSettings, sessions: Callable[[], sessionmaker[Session]]
 ) -> ShopQueues | None:
+    """The queues' middleware on a Redis ``broker`` (rate limit, processed counts, failure
+    reasons, slow jobs) and their health, backpressure and dead letters; ``None`` for another
+    broker. ``sessions`` gives the session factory when a slow job is recorded: a command that
+    only reads queue health never opens the database."""
     client = getattr(broker, "client", None)
     if not isinstance(client, redis.Redis):
         return None
@@ -93,9 +100,11 @@ def protect(
     return ShopQueues(health, backpressure, DeadLetters(client), queues)
 
 
-def _slow_job_recorder(sessions: sessionmaker[Session]) -> SlowJobCallback:
+def _slow_job_recorder(sessions: Callable[[], sessionmaker[Session]]) -> SlowJobCallback:
     def record(job: SlowJob) -> None:
-        with sessions.begin() as session:
+        from resilience.queues.models import SlowJobRow  # the database, only when one is slow
+
+        with sessions().begin() as session:
             session.add(
                 SlowJobRow(
                     message_id=job.message_id,

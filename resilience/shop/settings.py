@@ -344,6 +344,16 @@ class ShopSettings(BaseSettings):
         patterns are compiled once per setting value)."""
         return _patterns(self.critical_event_types).match(event_type) is not None
 
+    def webhook_providers(self) -> list[str]:
+        """The providers whose deliveries the intake verifies, and so accepts."""
+        secrets, public_keys = self.standard_keys()
+        enabled = {
+            "stripe": bool(self.stripe_secrets()),
+            "standard": bool(secrets or public_keys),
+            "paypal": bool(self.paypal_webhook_id),
+        }
+        return [provider for provider, on in enabled.items() if on]
+
     def stripe_secrets(self) -> list[str]:
         """The Stripe signing secrets, in order; empty when Stripe webhooks are off."""
         if self.stripe_webhook_secrets is None:

@@ -235,3 +235,13 @@ def test_a_payment_webhook_overtakes_a_throttled_fulfilment_backlog(
     finally:
         worker.stop()
         context.close()
+
+
+def test_queue_health_loads_neither_the_database_nor_the_web(redis_url: str) -> None:
+    from tests.unit.test_cli_imports import loaded_after
+
+    env = {"REDIS_URL": redis_url, "DATABASE_URL": "sqlite:///unused.db"}
+    loaded = loaded_after(["shop", "queue", "health", "--json"], "resilience.shop.cli:main", env)
+    assert "redis" in loaded  # it did read the queues
+    unused = {"sqlalchemy", "fastapi", "uvicorn", "alembic", "httpx", "psycopg"}
+    assert loaded.isdisjoint(unused), sorted(loaded & unused)
