@@ -182,6 +182,18 @@ class Scenario(Model):
         return self
 
     @property
+    def timeline_s(self) -> float:
+        """The method's length as written (unscaled): the latest end of a step or of an
+        assertion's window. The method can end earlier (every eventually passed) or later
+        (a slow step), so it only orders work, as when ``--jobs`` starts the longest first."""
+        ends = [0.0]
+        for step in self.method:
+            ends.append(step.at_s + (step.duration_s or 0.0))
+        for assertion in self.assertions:
+            ends.append(assertion.within_s or assertion.until_s or assertion.from_s)
+        return max(ends)
+
+    @property
     def runbook_path(self) -> str | None:
         return self.runbook.path if isinstance(self.runbook, RunbookDrill) else self.runbook
 
