@@ -20,11 +20,14 @@ from harness.suite import auto_jobs, run_suite
 from harness.testing import FakeProvisioner, answering
 
 UP: dict[int, str] = {}  # stack -> scenario, while it is up
+STARTED: list[str] = []  # scenarios in the order their stacks started
 SEEN = {"most": 0, "beside_exclusive": set()}
 LOCK = threading.Lock()
 
 
-def scenario(sid: str, *, healthy: int = 200, exclusive: bool = False) -> LoadedScenario:
+def scenario(
+    sid: str, *, healthy: int = 200, exclusive: bool = False, until_s: float = 0.6
+) -> LoadedScenario:
     spec = Scenario.model_validate(
         {
             "id": sid,
@@ -36,7 +39,7 @@ def scenario(sid: str, *, healthy: int = 200, exclusive: bool = False) -> Loaded
                 {
                     "name": "healthy for a while",
                     "type": "always",
-                    "until_s": 0.6,
+                    "until_s": until_s,
                     "interval_s": 0.2,
                     "check": {
                         "name": "200",
@@ -62,6 +65,7 @@ class Counting(FakeProvisioner):
             if scenario.exclusive:
                 Counting.exclusive.add(scenario.id)
             UP[id(stack)] = scenario.id
+            STARTED.append(scenario.id)
             SEEN["most"] = max(SEEN["most"], len(UP))
             if Counting.exclusive & set(UP.values()):
                 SEEN["beside_exclusive"] |= set(UP.values()) - Counting.exclusive
@@ -117,6 +121,18 @@ def test_a_failure_among_several_fails_the_run(tmp_path: Path) -> None:
     code, journal = suite(items, tmp_path, 3)
     assert code == EXIT_FAILED
     assert [s["status"] for s in journal["scenarios"]] == ["passed", "failed", "passed"]
+
+
+def test_several_at_once_start_the_longest_first_and_journal_in_the_order_given(
+    tmp_path: Path,
+) -> None:
+    items = [scenario("short", until_s=0.2), scenario("mid"), scenario("long", until_s=1.0)]
+    STARTED.clear()
+    code, journal = suite(items, tmp_path, 2)
+    assert code == EXIT_PASSED
+    assert set(STARTED[:2]) == {"long", "mid"}  # started at once, on two threads
+    assert STARTED[2] == "short"  # it waited for a free place
+    assert [s["id"] for s in journal["scenarios"]] == ["short", "mid", "long"]
 
 
 def test_auto_is_at_least_one_and_at_most_eight() -> None:
