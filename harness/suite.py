@@ -176,11 +176,12 @@ def run_suite(
     """Run ``loaded``, journal them, write the reports; the exit code of the verdict.
 
     With ``jobs`` > 1, that many scenarios run at once, each on a stack of its own (its own
-    backend instance: ports, data directories, networks, Toxiproxy), the longest timeline
-    first; a scenario that declares ``exclusive`` runs alone after them. The journal lists scenarios in the order given, as a
-    serial run's does, and each scenario's choices come from the seed and its own steps, so the
-    same seed makes the same choices either way. ``provisioner`` makes a backend (default:
-    ``env``'s) and ``kinds`` replaces implementations (tests: the fakes of ``harness.testing``).
+    backend instance: ports, data directories, networks, Toxiproxy), the longest method
+    first; a scenario that declares ``exclusive`` runs alone after them. The journal lists
+    scenarios in the order given, as a serial run's does, and each scenario's choices come
+    from the seed and its own steps, so the same seed makes the same choices either way.
+    ``provisioner`` makes a backend (default: ``env``'s) and ``kinds`` replaces
+    implementations (tests: the fakes of ``harness.testing``).
     """
     jobs = max(1, min(jobs, len(loaded) or 1))
     templates = PostgresTemplate()  # nothing is made until a scenario asks for PostgreSQL
@@ -268,7 +269,7 @@ def run_suite(
     # The longest first, so the last to end is a short one (the journal keeps the order given).
     shared = sorted(
         (item for item in loaded if not item.scenario.exclusive),
-        key=lambda item: -item.scenario.timeline_s,
+        key=lambda item: -item.scenario.expected_method_s,
     )
     alone = [item for item in loaded if item.scenario.exclusive]
     interrupted = False

@@ -182,15 +182,17 @@ class Scenario(Model):
         return self
 
     @property
-    def timeline_s(self) -> float:
-        """The method's length as written (unscaled): the latest end of a step or of an
-        assertion's window. The method can end earlier (every eventually passed) or later
-        (a slow step), so it only orders work, as when ``--jobs`` starts the longest first."""
+    def expected_method_s(self) -> float:
+        """How long the method takes as written (unscaled), at the least: every step has run
+        and ended, every always or never window has closed and every eventually window has
+        opened (an eventually is decided when it passes, most often soon after). Slow steps
+        make it longer; it only orders work, as when ``--jobs`` starts the longest first."""
         ends = [0.0]
         for step in self.method:
             ends.append(step.at_s + (step.duration_s or 0.0))
         for assertion in self.assertions:
-            ends.append(assertion.within_s or assertion.until_s or assertion.from_s)
+            is_window = assertion.type != "eventually"
+            ends.append((assertion.until_s or 0.0) if is_window else assertion.from_s)
         return max(ends)
 
     @property
