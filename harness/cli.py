@@ -153,8 +153,9 @@ def run(
         str,
         typer.Option(
             envvar="CHAOSGATE_JOBS",
-            help="scenarios run at once, each on its own stack: a number, or auto (two per "
-            "core as memory allows, at most eight); a scenario marked exclusive runs alone",
+            help="scenarios run at once, each on its own stack: a number, or auto (on local "
+            "processes five per two cores, on Docker one per core, as memory allows, at most "
+            "eight); a scenario marked exclusive runs alone",
         ),
     ] = "auto",
 ) -> None:
@@ -182,7 +183,7 @@ def run(
     from harness.suite import auto_jobs, run_suite
 
     if jobs == "auto":
-        at_once = auto_jobs()
+        at_once = auto_jobs(env)
     elif jobs.isdigit() and int(jobs) >= 1:
         at_once = int(jobs)
     else:

@@ -18,9 +18,7 @@ from resilience.shop import migrate
 HEAVY = ("sqlalchemy", "fastapi", "dramatiq", "uvicorn", "alembic", "cryptography", "httpx")
 
 
-def loaded_after(
-    argv: list[str], entry_point: str, env: dict[str, str] | None = None
-) -> set[str]:
+def loaded_after(argv: list[str], entry_point: str, env: dict[str, str] | None = None) -> set[str]:
     """Top-level packages imported once ``entry_point`` (``module:function``) ran ``argv``."""
     module, function = entry_point.split(":")
     code = (

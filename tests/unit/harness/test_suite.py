@@ -136,7 +136,17 @@ def test_several_at_once_start_the_longest_first_and_journal_in_the_order_given(
 
 
 def test_auto_is_at_least_one_and_at_most_eight() -> None:
-    assert 1 <= auto_jobs() <= 8
+    for env in Environment:
+        assert 1 <= auto_jobs(env) <= 8
+
+
+def test_auto_runs_fewer_on_docker_and_as_memory_allows() -> None:
+    plenty = 64 * 1024 * 1024
+    assert auto_jobs(Environment.local, cores=2, available_kb=plenty) == 5
+    assert auto_jobs(Environment.docker, cores=2, available_kb=plenty) == 2
+    assert auto_jobs(Environment.local, cores=16, available_kb=plenty) == 8
+    assert auto_jobs(Environment.local, cores=2, available_kb=5 * 1024 * 1024) == 2
+    assert auto_jobs(Environment.local, cores=1, available_kb=1024) == 1
 
 
 def test_sigterm_rolls_back_every_scenario_running_at_once(tmp_path: Path) -> None:
