@@ -317,6 +317,7 @@ class _Session:
             time_scale=self.time_scale,
             clock=SystemClock(),
             on_captured=redactor.learn,
+            fail_fast=mutation.is_mutant(mutation.active()),  # a mutant needs one failure
         )
         # CI stops a job with SIGTERM: like Ctrl-C, faults are reverted and services stopped.
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)

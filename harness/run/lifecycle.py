@@ -53,6 +53,8 @@ class ScenarioRunner:
         on_captured: called with the variables each action captures (for redaction).
         strategy: how the method is driven (a game day hands it to people).
         kinds: the implementation of each ``type:`` (tests give fakes of some).
+        fail_fast: end a scenario's method at its first failed assertion or action (mutation
+            runs: only whether it fails matters); what was not judged is left out.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class ScenarioRunner:
         on_captured: Callable[[Mapping[str, str]], None] = lambda _values: None,
         strategy: RunStrategy = AUTOMATED,
         kinds: Kinds | None = None,
+        fail_fast: bool = False,
     ) -> None:
         if time_scale <= 0:
             raise ValueError(f"time_scale={time_scale!r}: must be positive")
@@ -77,6 +80,7 @@ class ScenarioRunner:
         self._captured = on_captured
         self._strategy = strategy
         self._kinds = kinds or Kinds()
+        self._fail_fast = fail_fast
 
     def run(self, loaded: LoadedScenario, run_dir: Path) -> ScenarioRecord:
         """Run one scenario; its record, whatever happened.
@@ -105,6 +109,7 @@ class ScenarioRunner:
             origin=self._clock.monotonic(),
             on_captured=self._captured,
             stop=self._clock.event(),
+            fail_fast=self._fail_fast,
         )
         interrupted = False
         try:
@@ -123,8 +128,9 @@ class ScenarioRunner:
             self._strategy.before_method(state)
             run_method(state, self._strategy)
             revert_all(state)
-            record.steady_state_after = steady_state(state)
-            judge_invariants(state)
+            if not state.stopped_early:  # else the verdict is known: nothing more to judge
+                record.steady_state_after = steady_state(state)
+                judge_invariants(state)
             record.status, record.reason = verdict(record)
         except Abort as abort:
             record.status, record.reason = abort.status, abort.reason

@@ -58,6 +58,9 @@ class RunState:
         active: faults and loads in force, in the order they started (reverted in reverse).
         runbook, drill: the runbook the scenario drills, and its executor.
         stop: set when the method ends, however it ends: samplers and phases stop.
+        fail_fast: end the method at the first assertion or action that failed (a mutation
+            run: the verdict is known, the rest of the timeline would only cost time).
+        stopped_early: the method ended at such a failure; what was not judged is left out.
     """
 
     scenario: Scenario
@@ -77,6 +80,8 @@ class RunState:
     runbook: Runbook | None = None
     drill: DrillRunner | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    fail_fast: bool = False
+    stopped_early: bool = False
 
     def now(self) -> float:
         """Seconds since the run started, on the run's clock."""

@@ -111,7 +111,11 @@ def run_method(state: RunState, strategy: RunStrategy) -> None:
                 or any(p.is_alive() for p in phases)
                 or any(t.is_alive() for r in running for t in (r.task, r.revert) if t)
             )
-            if strategy.method_over(bool(waiting) or deciding):
+            failed = state.fail_fast and _failed_yet(watches, state)
+            if failed or strategy.method_over(bool(waiting) or deciding):
+                if failed:
+                    state.stopped_early = True
+                    record.assertions = [w.record for w in watches if w.done]
                 strategy.method_ending()
                 if drill is not None:
                     drill.finish()
@@ -130,6 +134,13 @@ def run_method(state: RunState, strategy: RunStrategy) -> None:
         for task in [*samplers, *phases]:
             state.clock.join(task)
         _slips(state, running, begin)
+
+
+def _failed_yet(watches: list[AssertionWatch], state: RunState) -> bool:
+    """An assertion decided against the system, or an action it answered wrongly."""
+    if any(w.done and w.record.status != "passed" for w in watches):
+        return True
+    return any(r.kind == "action" and r.status == "failed" for r in state.record.steps)
 
 
 def _start(

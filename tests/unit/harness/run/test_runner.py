@@ -96,10 +96,15 @@ class Lane:
     def now(self) -> float:
         return round(self.clock.monotonic() - self.origin, 3)
 
-    def run(self, spec: Scenario, tmp_path: Path) -> ScenarioRecord:
+    def run(self, spec: Scenario, tmp_path: Path, *, fail_fast: bool = False) -> ScenarioRecord:
         self.origin = self.clock.monotonic()
         runner = ScenarioRunner(
-            self.fake, seed=7, time_scale=1.0, clock=self.clock, kinds=self.kinds
+            self.fake,
+            seed=7,
+            time_scale=1.0,
+            clock=self.clock,
+            kinds=self.kinds,
+            fail_fast=fail_fast,
         )
         return runner.run(LoadedScenario(tmp_path / "fast.yaml", spec), tmp_path / "run")
 
@@ -432,3 +437,39 @@ def test_set_up_and_rollback_actions_are_named_as_the_scenario_names_them(tmp_pa
     assert record.reason == "set-up action 'seed the catalogue' failed: exit 3"
     assert [s.name for s in record.steps] == ["seed the catalogue"]
     assert [s.name for s in record.rollbacks] == ["restore the catalogue"]
+
+
+def test_fail_fast_ends_the_method_at_the_first_failure_and_leaves_out_what_was_not_judged(
+    tmp_path: Path,
+) -> None:
+    # The app never notices the outage: "outage shows" fails at its first sample (1.25 s).
+    late = {"type": "command", "command": ["late"]}
+    later = {
+        "name": "a long wait",
+        "type": "eventually",
+        "from_s": 20,
+        "within_s": 30,
+        "check": {
+            "name": "200",
+            "probe": {"type": "http", "service": "app"},
+            "expect": {"equals": 200},
+        },
+    }
+    spec = scenario(
+        method=[*scenario().model_dump()["method"], {"name": "late", "at_s": 10, "action": late}],
+        assertions=[*scenario().model_dump()["assertions"], later],
+    )
+    for fail_fast in (False, True):
+        lane = Lane(answer=lambda probe: 200)
+        record = lane.run(spec, tmp_path / str(fail_fast), fail_fast=fail_fast)
+        assert record.status == "failed"
+        assert "outage shows" in record.reason
+        ran = [command for _, command in lane.actions]
+        if fail_fast:
+            assert "late" not in ran  # the method ended at 1.25 s
+            assert [a.name for a in record.assertions] == ["outage shows"]
+            assert record.steady_state_after == [] and "rollback" in ran
+            assert lane.fake.toxiproxy.down("cache") is False  # reverted all the same
+        else:
+            assert "late" in ran
+            assert [a.name for a in record.assertions] == ["outage shows", "a long wait"]
