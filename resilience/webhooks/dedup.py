@@ -61,7 +61,7 @@ class SeenStore(Protocol):
         ...
 
 
-class MemorySeenStore:
+class MemorySeenStore:  # pragma: no mutate block (a unit tests' store; the shop uses Redis)
     """In-process store for unit tests; ``clock`` is injectable."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:

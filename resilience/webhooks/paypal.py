@@ -73,7 +73,7 @@ def sign(
     cert_url: str,
     transmission_id: str,
     transmission_time: str | None = None,
-) -> dict[str, str]:
+) -> dict[str, str]:  # pragma: no mutate block (the provider's side: fakes and tests sign with it)
     """PayPal-style headers for ``body``, signed with ``private_key`` (for fakes and tests)."""
     when = transmission_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     signature = private_key.sign(

@@ -97,7 +97,7 @@ def sign(
     secrets: Sequence[str] = (),
     signing_keys: Sequence[str] = (),
     timestamp: int | None = None,
-) -> dict[str, str]:
+) -> dict[str, str]:  # pragma: no mutate block (the provider's side: fakes and tests sign with it)
     """The three headers of a delivery of ``body``: one ``v1`` per secret, one ``v1a`` per
     signing key.
 
