@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import time
 import tomllib
 from collections import Counter, defaultdict
@@ -103,9 +104,15 @@ def _summary(mutants: list[Mutant]) -> dict[str, Any]:
         }
 
     by_module: dict[str, list[Mutant]] = defaultdict(list)
-    by_scenario: dict[str, dict[str, int]] = defaultdict(lambda: {"tried_against": 0, "killed": 0})
     for m in mutants:
         by_module[m.path].append(m)
+    modules = {path: score(group) for path, group in sorted(by_module.items())}
+    overall = score(mutants)
+    overall["estimate"] = estimate(list(modules.values()))
+    for figures in modules.values():
+        figures["estimate"] = estimate([figures])
+    by_scenario: dict[str, dict[str, int]] = defaultdict(lambda: {"tried_against": 0, "killed": 0})
+    for m in mutants:
         if m.status not in ("not tried", "not covered"):
             for s in m.scenarios:
                 by_scenario[s]["tried_against"] += 1
@@ -113,8 +120,8 @@ def _summary(mutants: list[Mutant]) -> dict[str, Any]:
             by_scenario[k["scenario"]]["killed"] += 1
     return {
         "generated_at": time.time(),
-        "overall": score(mutants),
-        "modules": {path: score(group) for path, group in sorted(by_module.items())},
+        "overall": overall,
+        "modules": modules,
         "scenarios": dict(sorted(by_scenario.items())),
         "survivors": [
             asdict(m) for m in mutants if m.status in ("survived", "not covered", "equivalent")
@@ -123,6 +130,56 @@ def _summary(mutants: list[Mutant]) -> dict[str, Any]:
             {"name": m.name, "by": _first(m.killed_by)} for m in mutants if m.status in _KILLED
         ],
     }
+
+
+def estimate(modules: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The score of every mutant, estimated from those tried, with a 95% interval.
+
+    Whether a mutant is covered is known for all of them (no run needed); whether a covered
+    one is killed only for those tried. Within each module the tried ones are a random sample
+    of its covered ones, so the module's kill rate stands for all its covered mutants, and
+    modules weigh by how many they have: the estimate is the share of judged mutants (killed,
+    survived, not covered, not tried; equivalents left out) that would be killed, the
+    interval the normal approximation over the modules' sampling variances (Wilson's for a
+    single module). Exact (an interval of zero width) once every covered mutant was tried;
+    ``None`` while a module with covered mutants has none tried."""
+    total = sum(m["killed"] + m["survived"] + m["not_covered"] + m["not_tried"] for m in modules)
+    if total == 0:
+        return None
+    value = variance = 0.0
+    for m in modules:
+        tried = m["killed"] + m["survived"]
+        covered = tried + m["not_tried"]
+        if covered == 0:
+            continue
+        if tried == 0:
+            return None
+        rate, weight = m["killed"] / tried, covered / total
+        value += weight * rate
+        left = m["not_tried"] / covered  # finite population: nothing is unknown once all tried
+        variance += weight**2 * rate * (1 - rate) / tried * left
+    half = 1.96 * math.sqrt(variance)
+    if len(modules) == 1 and variance > 0:  # Wilson, better behaved near 0 and 1
+        m = modules[0]
+        tried = m["killed"] + m["survived"]
+        weight = (tried + m["not_tried"]) / total
+        low, high = _wilson(m["killed"], tried)
+        low, high = weight * low, weight * high
+    else:
+        low, high = value - half, value + half
+    return {
+        "score": round(value, 4),
+        "low": round(max(0.0, low), 4),
+        "high": round(min(1.0, high), 4),
+        "exact": variance == 0,
+    }
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
 
 
 def write(report: dict[str, Any], out_dir: Path, bench_dir: Path | None = None) -> Path:

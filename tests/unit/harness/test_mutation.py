@@ -83,6 +83,10 @@ def test_the_report_scores_kills_against_survivors_and_uncovered_mutants(tmp_pat
     overall = data["overall"]
     assert (overall["killed"], overall["survived"], overall["not_covered"]) == (2, 1, 1)
     assert overall["not_tried"] == 1 and overall["score"] == 0.5
+    # The module: 2 of 3 tried killed, 1 covered untried, 1 not covered: 4/5 covered * 2/3.
+    estimate = overall["estimate"]
+    assert estimate["score"] == 0.5333 and not estimate["exact"]
+    assert estimate["low"] < 0.5333 < estimate["high"]
     assert data["scenarios"]["two"] == {"tried_against": 3, "killed": 1}
     survivors = {s["name"]: s for s in data["survivors"]}
     assert survivors["pkg.a.x_f__mutmut_2"]["promise"] == "every delivery is applied once"
@@ -182,3 +186,11 @@ def test_a_project_without_mutmut_configuration_is_refused_with_what_to_add(
 def test_the_report_of_a_project_not_yet_run_says_there_is_no_score(tmp_path: Path) -> None:
     data = report.build(tmp_path, None, with_diffs=False)
     assert data["overall"]["mutants"] == 0 and data["overall"]["score"] is None
+
+
+def test_the_estimate_is_exact_once_every_covered_mutant_was_tried() -> None:
+    figures = {"killed": 9, "survived": 1, "not_covered": 2, "not_tried": 0}
+    assert report.estimate([figures]) == {"score": 0.75, "low": 0.75, "high": 0.75, "exact": True}
+    assert report.estimate([{**figures, "killed": 0, "survived": 0, "not_tried": 5}]) is None
+    sampled = report.estimate([{**figures, "not_tried": 90}])  # 10 of 100 covered tried
+    assert sampled is not None and sampled["low"] < 0.9 * 100 / 102 < sampled["high"]
